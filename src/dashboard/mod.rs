@@ -1,0 +1,3 @@
+//! The dashboard layer: a static page, a JSON API and Prometheus `/metrics`.
+//!
+//! Not built yet.

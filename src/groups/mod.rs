@@ -1,0 +1,3 @@
+//! The groups layer: the consumer-group coordinator and committed offsets.
+//!
+//! Not built yet.

@@ -1,0 +1,1 @@
+//! The log layer: see the layer map in lib.rs.

@@ -1,0 +1,1 @@
+//! The protocol layer: see the layer map in lib.rs.

@@ -1,0 +1,1 @@
+//! The server layer: see the layer map in lib.rs.
