@@ -1,2 +1,30 @@
-//! The storage layer: no std, no alloc.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+//! The storage layer: record batches, the segment ring and its recovery.
+//!
+//! No std, no alloc, no clocks, no sockets: it builds for a bare-metal target
+//! (`make nostd`). All I/O goes through the small [`backend::Backend`] trait;
+//! the std shell in `src/log` implements it on files, and [`sim`] (std only)
+//! has an in-memory backend and a crash-injecting one for tests.
+//!
+//! What it promises:
+//! - a batch is accepted only when its length, magic and CRC-32C check out;
+//!   stamping its offset and leader epoch never needs a new CRC;
+//! - appending and reading allocate nothing and panic on no input;
+//! - after any crash, [`ring::Ring::open`] succeeds, keeps every synced batch
+//!   and serves only batches that passed the checks above.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod backend;
+pub mod batch;
+pub mod index;
+pub mod recovery;
+pub mod ring;
+#[cfg(feature = "std")]
+pub mod sim;
+
+pub use backend::{Backend, FileId, FileKind};
+pub use batch::{BatchError, BatchHeader, RecordBatch};
+pub use recovery::{OpenError, RecoveryReport};
+pub use ring::{AppendError, Appended, Checkpoint, FullPolicy, ReadError, Ring, RingConfig, Span};
