@@ -1,1 +1,23 @@
-//! The protocol layer: see the layer map in lib.rs.
+//! The protocol layer: Kafka request frames in, response frames out, sans-I/O.
+//!
+//! It owns the request guard (no request reaches kafka-protocol's decoder before its
+//! lengths are proven to fit, see `guard`), pipit's advertised version table, the
+//! request enum the server dispatches on, response framing and Kafka error codes.
+//! Nothing here touches sockets or files; the server feeds frames in and writes the
+//! returned bytes out.
+
+pub mod error;
+pub mod frame;
+pub mod guard;
+pub mod request;
+pub mod response;
+mod schemas;
+pub mod unsupported;
+pub mod versions;
+
+pub use error::ErrorCode;
+pub use frame::{FrameError, RequestHeaderInfo, parse_frame};
+pub use guard::{GuardError, check_request};
+pub use request::{DecodeError, Request, decode_request, decode_request_bytes};
+pub use response::{api_versions_response, encode_response, unsupported_api_versions_response};
+pub use unsupported::unsupported_version_response;
