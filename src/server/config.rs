@@ -1,0 +1,888 @@
+//! The broker's configuration: Kafka's `server.properties` (Java properties syntax) plus `--override key=value`
+//! pairs, which win over the file.
+//!
+//! Kafka's key names are used wherever Kafka has the concept. Every key has a default and a range or an allowed
+//! set; a bad value is a [`ConfigError`] naming the key, the value and what is allowed, and the whole file is
+//! refused. A Kafka key pipit does not use, and a key nobody knows, are accepted with a [`ConfigWarning`]. A
+//! parsed [`BrokerConfig`] is always internally consistent (e.g. a maximal batch fits an empty segment).
+//! Aliases (`node.id` = `broker.id`, `log.dir` = `log.dirs`) are one key: the later setting wins.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::log::topic_config::{
+    Allowed, BrokerDefaults, CompressionType, Durability, FLUSH_MESSAGES_RANGE, FLUSH_MS_RANGE,
+    INDEX_INTERVAL_BYTES_RANGE, MAX_MESSAGE_BYTES_RANGE, MIN_INSYNC_REPLICAS_RANGE,
+    RETENTION_MS_RANGE, RING_SEGMENTS_RANGE, RingFullPolicy, SEGMENT_BYTES_RANGE,
+    SEGMENT_HEADROOM_BYTES, TopicValues, parse_int, parse_minus_one_or,
+};
+
+/// One `PLAINTEXT://host:port` listener. An empty host (`PLAINTEXT://:9092`) means all interfaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub host: String,
+    /// 0 asks the OS for an ephemeral port.
+    pub port: u16,
+}
+
+impl fmt::Display for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "PLAINTEXT://[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "PLAINTEXT://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// The broker's settings, typed. `Default` is what an empty `server.properties` gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerConfig {
+    pub broker_id: i32,
+    pub listeners: Vec<Listener>,
+    /// `None`: advertise `listeners`.
+    pub advertised_listeners: Option<Vec<Listener>>,
+    /// The first entry of `log.dirs`.
+    pub log_dir: PathBuf,
+    pub num_partitions: u32,
+    pub default_replication_factor: u16,
+    pub auto_create_topics_enable: bool,
+    pub log_segment_bytes: u32,
+    pub log_ring_segments: u32,
+    /// Node-wide cap on reserved ring bytes; 0 = no cap besides free disk.
+    pub log_ring_bytes_max: u64,
+    /// `None`: keep until the ring overwrites (Kafka's -1).
+    pub log_retention_ms: Option<u64>,
+    pub log_flush_interval_messages: u64,
+    /// `None`: no time-based flush (durability comes from `log.durability`).
+    pub log_flush_interval_ms: Option<u64>,
+    pub log_durability: Durability,
+    pub ring_full_policy: RingFullPolicy,
+    pub message_max_bytes: u32,
+    pub socket_request_max_bytes: u32,
+    pub max_connections: u32,
+    pub index_interval_bytes: u32,
+    pub compression_type: CompressionType,
+    pub min_insync_replicas: u16,
+    /// Keys set by the file or an override (canonical names): DescribeConfigs' STATIC_BROKER_CONFIG.
+    pub explicit_keys: BTreeSet<String>,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            broker_id: 0,
+            listeners: vec![Listener {
+                host: "127.0.0.1".into(),
+                port: 9092,
+            }],
+            advertised_listeners: None,
+            log_dir: PathBuf::from("./data"),
+            num_partitions: 1,
+            default_replication_factor: 1,
+            auto_create_topics_enable: true,
+            log_segment_bytes: 16 << 20,
+            log_ring_segments: 8,
+            log_ring_bytes_max: 0,
+            log_retention_ms: None,
+            log_flush_interval_messages: i64::MAX as u64, // Kafka's default: Long.MAX_VALUE
+            log_flush_interval_ms: None,
+            log_durability: Durability::Fsync,
+            ring_full_policy: RingFullPolicy::OverwriteOldest,
+            message_max_bytes: 1_048_588, // Kafka's default: 1 MiB + 12 bytes of log overhead
+            socket_request_max_bytes: 16 << 20,
+            max_connections: 1000,
+            index_interval_bytes: 4096,
+            compression_type: CompressionType::Producer,
+            min_insync_replicas: 1,
+            explicit_keys: BTreeSet::new(),
+        }
+    }
+}
+
+/// A value the broker refuses. Display: `invalid value 'v' for key: <allowed>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The key as written (an alias stays an alias).
+    pub key: String,
+    pub value: String,
+    pub allowed: Allowed,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid value '{}' for {}: {}",
+            self.value, self.key, self.allowed
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Something accepted but worth telling the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning {
+    pub key: String,
+    pub kind: WarningKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WarningKind {
+    /// A Kafka broker key pipit does not use.
+    IgnoredKafkaKey { reason: &'static str },
+    /// Neither a Kafka broker key pipit knows nor a pipit key.
+    UnknownKey,
+    /// `log.dirs` listed more than one directory; only the first is used.
+    ExtraLogDirs { ignored: Vec<String> },
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            WarningKind::IgnoredKafkaKey { reason } => write!(f, "{}: ignored: {reason}", self.key),
+            WarningKind::UnknownKey => write!(
+                f,
+                "{}: unknown key (not a Kafka broker key pipit knows, nor a pipit key)",
+                self.key
+            ),
+            WarningKind::ExtraLogDirs { ignored } => {
+                write!(
+                    f,
+                    "{}: pipit uses one directory; ignored: {}",
+                    self.key,
+                    ignored.join(",")
+                )
+            }
+        }
+    }
+}
+
+const UNUSED: &str = "pipit does not use it";
+const NO_THREADS: &str = "pipit runs one async executor, not thread pools";
+const NO_ZK: &str =
+    "pipit has no ZooKeeper or KRaft quorum; the controller is elected among cluster peers";
+const ONLY_PLAINTEXT: &str = "only PLAINTEXT listeners are supported";
+
+/// Common Kafka broker keys pipit accepts and ignores, with why.
+pub const IGNORED_KAFKA_KEYS: &[(&str, &str)] = &[
+    (
+        "log.index.size.max.bytes",
+        "pipit sizes indexes from log.segment.bytes",
+    ),
+    (
+        "log.retention.bytes",
+        "the ring fixes retention at log.segment.bytes x log.ring.segments",
+    ),
+    ("log.retention.check.interval.ms", UNUSED),
+    (
+        "log.segment.delete.delay.ms",
+        "ring slots are reused, never deleted",
+    ),
+    ("log.roll.ms", "segments roll when full"),
+    ("log.roll.hours", "segments roll when full"),
+    ("log.preallocate", "pipit always preallocates its ring"),
+    ("log.cleaner.enable", "pipit does not compact"),
+    ("log.cleanup.policy", "only delete is supported"),
+    ("log.message.timestamp.type", "only CreateTime is supported"),
+    (
+        "log.flush.scheduler.interval.ms",
+        "flushes are group commits",
+    ),
+    ("log.flush.offset.checkpoint.interval.ms", UNUSED),
+    ("num.network.threads", NO_THREADS),
+    ("num.io.threads", NO_THREADS),
+    ("num.recovery.threads.per.data.dir", NO_THREADS),
+    ("num.replica.fetchers", NO_THREADS),
+    ("num.replica.alter.log.dirs.threads", NO_THREADS),
+    ("background.threads", NO_THREADS),
+    ("socket.send.buffer.bytes", "the OS default is used"),
+    ("socket.receive.buffer.bytes", "the OS default is used"),
+    ("queued.max.requests", UNUSED),
+    ("connections.max.idle.ms", UNUSED),
+    ("zookeeper.connect", NO_ZK),
+    ("zookeeper.connection.timeout.ms", NO_ZK),
+    ("zookeeper.session.timeout.ms", NO_ZK),
+    ("process.roles", NO_ZK),
+    ("controller.quorum.voters", NO_ZK),
+    ("controller.quorum.bootstrap.servers", NO_ZK),
+    ("controller.listener.names", NO_ZK),
+    ("metadata.log.dir", NO_ZK),
+    (
+        "inter.broker.listener.name",
+        "peers use pipit's own transport",
+    ),
+    (
+        "security.inter.broker.protocol",
+        "peers use pipit's own transport",
+    ),
+    ("listener.security.protocol.map", ONLY_PLAINTEXT),
+    ("ssl.keystore.location", ONLY_PLAINTEXT),
+    ("sasl.enabled.mechanisms", ONLY_PLAINTEXT),
+    ("offsets.topic.replication.factor", UNUSED),
+    ("offsets.topic.num.partitions", UNUSED),
+    ("offsets.retention.minutes", UNUSED),
+    (
+        "transaction.state.log.replication.factor",
+        "transactions are not supported",
+    ),
+    (
+        "transaction.state.log.min.isr",
+        "transactions are not supported",
+    ),
+    ("group.initial.rebalance.delay.ms", UNUSED),
+    ("replica.lag.time.max.ms", UNUSED),
+    ("replica.fetch.max.bytes", UNUSED),
+    ("unclean.leader.election.enable", UNUSED),
+    ("auto.leader.rebalance.enable", UNUSED),
+    ("delete.topic.enable", "topics can always be deleted"),
+    ("broker.rack", UNUSED),
+];
+
+impl BrokerConfig {
+    /// Parses `server.properties` text, then applies `overrides` (which win). Warnings are for the operator.
+    pub fn parse(
+        properties: &str,
+        overrides: &[(String, String)],
+    ) -> Result<(BrokerConfig, Vec<ConfigWarning>), ConfigError> {
+        // canonical key -> (key as written, value); later settings win, overrides last.
+        let mut merged: BTreeMap<String, (String, String)> = BTreeMap::new();
+        let pairs = parse_properties(properties)
+            .into_iter()
+            .chain(overrides.iter().cloned());
+        for (key, value) in pairs {
+            let key = key.trim().to_string();
+            let canonical = match key.as_str() {
+                "node.id" => "broker.id".to_string(),
+                "log.dir" => "log.dirs".to_string(),
+                _ => key.clone(),
+            };
+            merged.insert(canonical, (key, value.trim().to_string()));
+        }
+        let mut cfg = BrokerConfig::default();
+        let mut warnings = Vec::new();
+        // BTreeMap order applies log.retention.hours, then .minutes, then .ms: Kafka's precedence (ms wins).
+        for (canonical, (written, value)) in &merged {
+            let err = |allowed| ConfigError {
+                key: written.clone(),
+                value: value.clone(),
+                allowed,
+            };
+            if apply(&mut cfg, canonical, value, &mut warnings).map_err(err)? {
+                // The retention units are one setting, reported under Kafka's most precise key.
+                let set = match canonical.as_str() {
+                    "log.retention.hours" | "log.retention.minutes" => "log.retention.ms",
+                    key => key,
+                };
+                cfg.explicit_keys.insert(set.to_string());
+            } else {
+                let kind = match IGNORED_KAFKA_KEYS.iter().find(|(k, _)| k == canonical) {
+                    Some((_, reason)) => WarningKind::IgnoredKafkaKey { reason },
+                    None => WarningKind::UnknownKey,
+                };
+                warnings.push(ConfigWarning {
+                    key: written.clone(),
+                    kind,
+                });
+            }
+        }
+        let max = i64::from(cfg.log_segment_bytes) - SEGMENT_HEADROOM_BYTES;
+        if i64::from(cfg.message_max_bytes) > max {
+            let other_value = i64::from(cfg.log_segment_bytes);
+            let allowed = Allowed::AtMost {
+                max,
+                other_key: "log.segment.bytes",
+                other_value,
+            };
+            let value = cfg.message_max_bytes.to_string();
+            return Err(ConfigError {
+                key: "message.max.bytes".into(),
+                value,
+                allowed,
+            });
+        }
+        Ok((cfg, warnings))
+    }
+
+    /// The broker-level values topic configs default to.
+    pub fn topic_defaults(&self) -> BrokerDefaults {
+        let values = TopicValues {
+            segment_bytes: self.log_segment_bytes,
+            ring_segments: self.log_ring_segments,
+            ring_full_policy: self.ring_full_policy,
+            retention_ms: self.log_retention_ms,
+            max_message_bytes: self.message_max_bytes,
+            compression_type: self.compression_type,
+            flush_messages: self.log_flush_interval_messages,
+            flush_ms: self.log_flush_interval_ms,
+            min_insync_replicas: self.min_insync_replicas,
+            index_interval_bytes: self.index_interval_bytes,
+            durability: self.log_durability,
+        };
+        BrokerDefaults {
+            values,
+            static_keys: self.explicit_keys.clone(),
+        }
+    }
+
+    /// The listeners clients are told about.
+    pub fn advertised(&self) -> &[Listener] {
+        self.advertised_listeners
+            .as_deref()
+            .unwrap_or(&self.listeners)
+    }
+}
+
+/// Applies one pipit key (canonical name); `Ok(false)` if pipit has no such key.
+fn apply(
+    c: &mut BrokerConfig,
+    key: &str,
+    v: &str,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<bool, Allowed> {
+    const HOUR_MS: i64 = 3_600_000;
+    const MINUTE_MS: i64 = 60_000;
+    // Casts below are lossless: each value was range-checked to fit its field.
+    match key {
+        "broker.id" => c.broker_id = parse_int(v, 0..=i64::from(i32::MAX))? as i32,
+        "listeners" => c.listeners = parse_listeners(v)?,
+        "advertised.listeners" => c.advertised_listeners = Some(parse_listeners(v)?),
+        "log.dirs" => {
+            let mut dirs = v.split(',').map(str::trim).filter(|d| !d.is_empty());
+            c.log_dir = PathBuf::from(dirs.next().ok_or(Allowed::NonEmpty)?);
+            let ignored: Vec<String> = dirs.map(String::from).collect();
+            if !ignored.is_empty() {
+                let kind = WarningKind::ExtraLogDirs { ignored };
+                warnings.push(ConfigWarning {
+                    key: "log.dirs".into(),
+                    kind,
+                });
+            }
+        }
+        "num.partitions" => c.num_partitions = parse_int(v, 1..=10_000)? as u32,
+        "default.replication.factor" => c.default_replication_factor = parse_int(v, 1..=5)? as u16,
+        "auto.create.topics.enable" => c.auto_create_topics_enable = parse_bool(v)?,
+        "log.segment.bytes" => c.log_segment_bytes = parse_int(v, SEGMENT_BYTES_RANGE)? as u32,
+        "log.ring.segments" => c.log_ring_segments = parse_int(v, RING_SEGMENTS_RANGE)? as u32,
+        "log.ring.bytes.max" => c.log_ring_bytes_max = parse_int(v, 0..=i64::MAX)? as u64,
+        "log.retention.hours" | "log.retention.minutes" | "log.retention.ms" => {
+            let unit = match key {
+                "log.retention.hours" => HOUR_MS,
+                "log.retention.minutes" => MINUTE_MS,
+                _ => 1,
+            };
+            let range = *RETENTION_MS_RANGE.start()..=RETENTION_MS_RANGE.end() / unit;
+            c.log_retention_ms = parse_minus_one_or(v, range)?.map(|n| (n * unit) as u64);
+        }
+        "log.flush.interval.messages" => {
+            c.log_flush_interval_messages = parse_int(v, FLUSH_MESSAGES_RANGE)? as u64
+        }
+        "log.flush.interval.ms" => {
+            c.log_flush_interval_ms = Some(parse_int(v, FLUSH_MS_RANGE)? as u64)
+        }
+        "log.durability" => c.log_durability = Durability::parse(v)?,
+        "ring.full.policy" => c.ring_full_policy = RingFullPolicy::parse(v)?,
+        "message.max.bytes" => c.message_max_bytes = parse_int(v, MAX_MESSAGE_BYTES_RANGE)? as u32,
+        "socket.request.max.bytes" => {
+            c.socket_request_max_bytes = parse_int(v, 1024..=100 << 20)? as u32
+        }
+        "max.connections" => c.max_connections = parse_int(v, 1..=65_535)? as u32,
+        "index.interval.bytes" => {
+            c.index_interval_bytes = parse_int(v, INDEX_INTERVAL_BYTES_RANGE)? as u32
+        }
+        "compression.type" => c.compression_type = CompressionType::parse(v)?,
+        "min.insync.replicas" => {
+            c.min_insync_replicas = parse_int(v, MIN_INSYNC_REPLICAS_RANGE)? as u16
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+fn parse_bool(v: &str) -> Result<bool, Allowed> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(Allowed::Bool),
+    }
+}
+
+/// `PLAINTEXT://host:port[,PLAINTEXT://host:port]`, host may be `[v6]` or empty.
+fn parse_listeners(v: &str) -> Result<Vec<Listener>, Allowed> {
+    let mut out = Vec::new();
+    for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let rest = item
+            .strip_prefix("PLAINTEXT://")
+            .ok_or(Allowed::Listeners)?;
+        let (host, port) = rest.rsplit_once(':').ok_or(Allowed::Listeners)?;
+        let host = match host.strip_prefix('[') {
+            Some(h) => h.strip_suffix(']').ok_or(Allowed::Listeners)?,
+            None if host.contains(':') => return Err(Allowed::Listeners),
+            None => host,
+        };
+        let port = port.parse::<u16>().map_err(|_| Allowed::Listeners)?;
+        out.push(Listener {
+            host: host.to_string(),
+            port,
+        });
+    }
+    if out.is_empty() {
+        return Err(Allowed::Listeners);
+    }
+    Ok(out)
+}
+
+/// Java `Properties.load` syntax: `#`/`!` comment lines, `key=value`, `key: value` or `key value`, a line
+/// ending in an odd number of backslashes continues on the next one, `\t \n \r \f \uXXXX \x` escapes.
+/// Values lose trailing whitespace (Kafka trims them).
+pub fn parse_properties(text: &str) -> Vec<(String, String)> {
+    let is_ws = |c: char| c == ' ' || c == '\t' || c == '\x0c';
+    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let mut out = Vec::new();
+    while let Some(first) = lines.next() {
+        let first = first.trim_start_matches(is_ws);
+        if first.is_empty() || first.starts_with('#') || first.starts_with('!') {
+            continue;
+        }
+        let mut logical = String::new();
+        let mut cur = first;
+        loop {
+            let continues = cur.chars().rev().take_while(|&c| c == '\\').count() % 2 == 1;
+            if !continues {
+                logical.push_str(cur);
+                break;
+            }
+            logical.push_str(&cur[..cur.len() - 1]);
+            match lines.next() {
+                Some(next) => cur = next.trim_start_matches(is_ws),
+                None => break,
+            }
+        }
+        out.push(split_key_value(&logical, is_ws));
+    }
+    out
+}
+
+fn split_key_value(line: &str, is_ws: impl Fn(char) -> bool) -> (String, String) {
+    let mut key_end = line.len();
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '=' || c == ':' || is_ws(c) {
+            key_end = i;
+            break;
+        }
+    }
+    let rest = line[key_end..].trim_start_matches(&is_ws);
+    let rest = rest
+        .strip_prefix(['=', ':'])
+        .unwrap_or(rest)
+        .trim_start_matches(&is_ws);
+    (
+        unescape(&line[..key_end]),
+        unescape(rest).trim_end().to_string(),
+    )
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('f') => out.push('\x0c'),
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    Some(ch) => out.push(ch),
+                    None => out.push_str(&hex), // Java throws; we keep the text and let validation speak
+                }
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<(BrokerConfig, Vec<ConfigWarning>), ConfigError> {
+        BrokerConfig::parse(text, &[])
+    }
+
+    fn ok(text: &str) -> BrokerConfig {
+        parse(text).expect("valid config").0
+    }
+
+    fn range(min: i64, max: i64) -> Allowed {
+        Allowed::IntRange { min, max }
+    }
+
+    #[test]
+    fn every_key_has_its_default_and_empty_file_is_default() {
+        let (c, warnings) = parse("").unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(c, BrokerConfig::default());
+        assert_eq!(c.broker_id, 0);
+        assert_eq!(
+            c.listeners,
+            vec![Listener {
+                host: "127.0.0.1".into(),
+                port: 9092
+            }]
+        );
+        assert_eq!(c.listeners[0].to_string(), "PLAINTEXT://127.0.0.1:9092");
+        assert_eq!(
+            (c.advertised_listeners.clone(), c.advertised()),
+            (None, &c.listeners[..])
+        );
+        assert_eq!(c.log_dir, PathBuf::from("./data"));
+        assert_eq!(
+            (
+                c.num_partitions,
+                c.default_replication_factor,
+                c.auto_create_topics_enable
+            ),
+            (1, 1, true)
+        );
+        assert_eq!(
+            (
+                c.log_segment_bytes,
+                c.log_ring_segments,
+                c.log_ring_bytes_max
+            ),
+            (16 << 20, 8, 0)
+        );
+        assert_eq!(c.log_retention_ms, None);
+        assert_eq!(
+            (c.log_flush_interval_messages, c.log_flush_interval_ms),
+            (9_223_372_036_854_775_807, None)
+        );
+        assert_eq!(
+            (c.log_durability, c.ring_full_policy),
+            (Durability::Fsync, RingFullPolicy::OverwriteOldest)
+        );
+        assert_eq!(
+            (c.message_max_bytes, c.socket_request_max_bytes),
+            (1_048_588, 16 << 20)
+        );
+        assert_eq!(
+            (
+                c.max_connections,
+                c.index_interval_bytes,
+                c.min_insync_replicas
+            ),
+            (1000, 4096, 1)
+        );
+        assert_eq!(c.compression_type, CompressionType::Producer);
+        assert!(c.explicit_keys.is_empty());
+    }
+
+    #[test]
+    fn every_key_parses_a_valid_value() {
+        let c = ok(
+            "broker.id=7\nlisteners=PLAINTEXT://:0,PLAINTEXT://[::1]:9093\n\
+            advertised.listeners=PLAINTEXT://gw.local:9092\nlog.dirs=/var/pipit\nnum.partitions=3\n\
+            default.replication.factor=3\nauto.create.topics.enable=FALSE\nlog.segment.bytes=65536\n\
+            log.ring.segments=64\nlog.ring.bytes.max=1000000000\nlog.retention.ms=60000\n\
+            log.flush.interval.messages=1\nlog.flush.interval.ms=0\nlog.durability=replicated\n\
+            ring.full.policy=reject_new\nmessage.max.bytes=1024\nsocket.request.max.bytes=1024\n\
+            max.connections=65535\nindex.interval.bytes=64\ncompression.type=gzip\nmin.insync.replicas=5\n",
+        );
+        assert_eq!(c.broker_id, 7);
+        assert_eq!(
+            c.listeners[0],
+            Listener {
+                host: String::new(),
+                port: 0
+            }
+        );
+        assert_eq!(c.listeners[1].to_string(), "PLAINTEXT://[::1]:9093");
+        assert_eq!(
+            c.advertised()[0],
+            Listener {
+                host: "gw.local".into(),
+                port: 9092
+            }
+        );
+        assert_eq!(c.log_dir, PathBuf::from("/var/pipit"));
+        assert_eq!(
+            (
+                c.num_partitions,
+                c.default_replication_factor,
+                c.auto_create_topics_enable
+            ),
+            (3, 3, false)
+        );
+        assert_eq!(
+            (
+                c.log_segment_bytes,
+                c.log_ring_segments,
+                c.log_ring_bytes_max
+            ),
+            (65536, 64, 1_000_000_000)
+        );
+        assert_eq!(
+            (
+                c.log_retention_ms,
+                c.log_flush_interval_messages,
+                c.log_flush_interval_ms
+            ),
+            (Some(60_000), 1, Some(0))
+        );
+        assert_eq!(
+            (c.log_durability, c.ring_full_policy),
+            (Durability::Replicated, RingFullPolicy::RejectNew)
+        );
+        assert_eq!(
+            (
+                c.message_max_bytes,
+                c.socket_request_max_bytes,
+                c.max_connections
+            ),
+            (1024, 1024, 65535)
+        );
+        assert_eq!(
+            (
+                c.index_interval_bytes,
+                c.compression_type,
+                c.min_insync_replicas
+            ),
+            (64, CompressionType::Gzip, 5)
+        );
+        assert_eq!(c.explicit_keys.len(), 21);
+    }
+
+    #[test]
+    fn bad_values_name_the_key_the_value_and_what_is_allowed() {
+        let i32_max = i64::from(i32::MAX);
+        let cases = [
+            ("broker.id", "-1", range(0, i32_max)),
+            ("node.id", "x", range(0, i32_max)),
+            ("listeners", "SSL://h:9093", Allowed::Listeners),
+            ("listeners", "PLAINTEXT://h:70000", Allowed::Listeners),
+            ("advertised.listeners", "PLAINTEXT://h", Allowed::Listeners),
+            ("log.dirs", " , ", Allowed::NonEmpty),
+            ("num.partitions", "0", range(1, 10_000)),
+            ("default.replication.factor", "6", range(1, 5)),
+            ("auto.create.topics.enable", "yes", Allowed::Bool),
+            ("log.segment.bytes", "12", range(65_536, 1 << 30)),
+            ("log.ring.segments", "65", range(2, 64)),
+            ("log.ring.bytes.max", "-1", range(0, i64::MAX)),
+            (
+                "log.retention.ms",
+                "0",
+                Allowed::MinusOneOrRange {
+                    min: 1,
+                    max: i64::MAX,
+                },
+            ),
+            ("log.flush.interval.messages", "0", range(1, i64::MAX)),
+            ("log.flush.interval.ms", "-1", range(0, i64::MAX)),
+            (
+                "log.durability",
+                "fast",
+                Allowed::OneOf(&["fsync", "replicated"]),
+            ),
+            (
+                "ring.full.policy",
+                "drop",
+                Allowed::OneOf(&["overwrite_oldest", "reject_new"]),
+            ),
+            ("message.max.bytes", "100", range(1024, 64 << 20)),
+            (
+                "socket.request.max.bytes",
+                "1048576000",
+                range(1024, 100 << 20),
+            ),
+            ("max.connections", "65536", range(1, 65_535)),
+            ("index.interval.bytes", "2097152", range(64, 1 << 20)),
+            (
+                "compression.type",
+                "brotli",
+                Allowed::OneOf(crate::log::topic_config::COMPRESSION_TYPE_NAMES),
+            ),
+            ("min.insync.replicas", "0", range(1, 5)),
+        ];
+        for (key, value, allowed) in cases {
+            let err = parse(&format!("{key}={value}")).unwrap_err();
+            assert_eq!(
+                err,
+                ConfigError {
+                    key: key.into(),
+                    value: value.trim().into(),
+                    allowed
+                },
+                "{key}"
+            );
+        }
+        let err = parse("log.durability=fast").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value 'fast' for log.durability: allowed values are fsync, replicated"
+        );
+        let err = parse("log.segment.bytes=12").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value '12' for log.segment.bytes: must be an integer between 65536 and 1073741824"
+        );
+    }
+
+    #[test]
+    fn message_max_bytes_must_fit_a_segment_and_the_error_names_both_keys() {
+        let err = parse("log.segment.bytes=65536").unwrap_err();
+        let allowed = Allowed::AtMost {
+            max: 65536 - SEGMENT_HEADROOM_BYTES,
+            other_key: "log.segment.bytes",
+            other_value: 65536,
+        };
+        assert_eq!(
+            err,
+            ConfigError {
+                key: "message.max.bytes".into(),
+                value: "1048588".into(),
+                allowed
+            }
+        );
+        assert!(err.to_string().contains("log.segment.bytes"));
+        assert!(parse("log.segment.bytes=65536\nmessage.max.bytes=61440").is_ok());
+    }
+
+    #[test]
+    fn properties_syntax_edge_cases() {
+        let text = "# comment\n! also a comment\n\n   \t\nbroker.id : 3   \r\nlog.dirs   /a/b\\\n    /c,/d\n\
+            num.partitions=\\\n  4\nmax.connections\\u003d=12\nlisteners=PLAINTEXT://h:1 # not a comment\n";
+        let pairs = parse_properties(text);
+        let want = [
+            ("broker.id", "3"),
+            ("log.dirs", "/a/b/c,/d"),
+            ("num.partitions", "4"),
+            ("max.connections=", "12"),
+            ("listeners", "PLAINTEXT://h:1 # not a comment"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(pairs, want);
+        // A continued line starting with '#' is value text, not a comment; a dangling '\' at EOF is dropped.
+        assert_eq!(
+            parse_properties("a=x\\\n#y\nb = c\\"),
+            vec![("a".into(), "x#y".into()), ("b".into(), "c".into())]
+        );
+        assert_eq!(parse_properties("key"), vec![("key".into(), String::new())]);
+        assert_eq!(
+            parse_properties("k=a\\\\\nn=1").len(),
+            2,
+            "an even run of backslashes does not continue"
+        );
+    }
+
+    #[test]
+    fn overrides_win_and_aliases_are_one_key() {
+        let overrides = [
+            ("broker.id".to_string(), "9".to_string()),
+            ("log.dir".into(), "/o".into()),
+        ];
+        let (c, _) = BrokerConfig::parse(
+            "node.id=2\nlog.dirs=/f\nnum.partitions=2\nnum.partitions=5",
+            &overrides,
+        )
+        .unwrap();
+        assert_eq!(
+            (c.broker_id, c.log_dir, c.num_partitions),
+            (9, PathBuf::from("/o"), 5)
+        );
+        let err = BrokerConfig::parse("", &[("node.id".into(), "-3".into())]).unwrap_err();
+        assert_eq!((err.key.as_str(), err.value.as_str()), ("node.id", "-3"));
+    }
+
+    #[test]
+    fn retention_hours_and_minutes_follow_kafka_precedence() {
+        assert_eq!(
+            ok("log.retention.hours=168").log_retention_ms,
+            Some(168 * 3_600_000)
+        );
+        assert_eq!(
+            ok("log.retention.hours=1\nlog.retention.minutes=2").log_retention_ms,
+            Some(120_000)
+        );
+        assert_eq!(
+            ok("log.retention.minutes=2\nlog.retention.ms=5\nlog.retention.hours=1")
+                .log_retention_ms,
+            Some(5)
+        );
+        assert_eq!(ok("log.retention.hours=-1").log_retention_ms, None);
+        assert!(
+            ok("log.retention.hours=1")
+                .explicit_keys
+                .contains("log.retention.ms")
+        );
+    }
+
+    #[test]
+    fn ignored_kafka_keys_and_unknown_keys_warn() {
+        let (_, w) = parse("num.network.threads=3\nlog.index.size.max.bytes=10485760\nzookeeper.connect=x:2181\nfoo.bar=1\nlog.dirs=/a,/b").unwrap();
+        let kinds: Vec<(&str, &WarningKind)> =
+            w.iter().map(|w| (w.key.as_str(), &w.kind)).collect();
+        assert_eq!(kinds.len(), 5);
+        assert!(kinds.contains(&("foo.bar", &WarningKind::UnknownKey)));
+        assert!(kinds.contains(&(
+            "num.network.threads",
+            &WarningKind::IgnoredKafkaKey { reason: NO_THREADS }
+        )));
+        assert!(kinds.contains(&(
+            "zookeeper.connect",
+            &WarningKind::IgnoredKafkaKey { reason: NO_ZK }
+        )));
+        assert!(kinds.contains(&(
+            "log.dirs",
+            &WarningKind::ExtraLogDirs {
+                ignored: vec!["/b".into()]
+            }
+        )));
+        let idx = w
+            .iter()
+            .find(|w| w.key == "log.index.size.max.bytes")
+            .expect("warned");
+        assert_eq!(
+            idx.to_string(),
+            "log.index.size.max.bytes: ignored: pipit sizes indexes from log.segment.bytes"
+        );
+        assert!(IGNORED_KAFKA_KEYS.len() >= 40);
+    }
+
+    #[test]
+    fn topic_defaults_carry_values_and_which_keys_came_from_the_file() {
+        let c = ok("log.segment.bytes=4194304\ncompression.type=lz4\nlog.durability=replicated");
+        let d = c.topic_defaults();
+        let v = &d.values;
+        assert_eq!(
+            (v.segment_bytes, v.ring_segments, v.max_message_bytes),
+            (4 << 20, 8, 1_048_588)
+        );
+        assert_eq!(
+            (v.compression_type, v.durability),
+            (CompressionType::Lz4, Durability::Replicated)
+        );
+        let keys: Vec<&str> = d.static_keys.iter().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["compression.type", "log.durability", "log.segment.bytes"]
+        );
+    }
+}
