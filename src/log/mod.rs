@@ -1,1 +1,7 @@
 //! The log layer: see the layer map in lib.rs.
+
+pub mod file_backend;
+pub mod flush;
+pub mod partition;
+pub mod state_file;
+pub mod topic_config;

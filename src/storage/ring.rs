@@ -464,6 +464,17 @@ impl<B: Backend> Ring<B> {
         offset: u64,
         max_bytes: u32,
     ) -> Result<Option<Span>, ReadError<B::Error>> {
+        self.read_below(offset, max_bytes, u64::MAX)
+    }
+
+    /// As [`Ring::read`], serving no batch whose base offset is ≥ `limit`
+    /// (the high watermark: consumers never see what is not committed).
+    pub fn read_below(
+        &mut self,
+        offset: u64,
+        max_bytes: u32,
+        limit: u64,
+    ) -> Result<Option<Span>, ReadError<B::Error>> {
         let log_start = self.log_start();
         if offset < log_start || offset > self.next_offset {
             return Err(ReadError::OffsetOutOfRange {
@@ -480,9 +491,8 @@ impl<B: Backend> Ring<B> {
             if offset >= s.next || s.size == 0 {
                 continue;
             }
-            return self
-                .read_in_slot(n, &s, offset.max(s.base), max_bytes)
-                .map(Some);
+            let span = self.read_in_slot(n, &s, offset.max(s.base), max_bytes, limit)?;
+            return Ok(Some(span).filter(|sp| sp.first_offset < limit));
         }
         Ok(None)
     }
@@ -493,6 +503,7 @@ impl<B: Backend> Ring<B> {
         s: &Slot,
         offset: u64,
         max_bytes: u32,
+        limit: u64,
     ) -> Result<Span, ReadError<B::Error>> {
         let rel = (offset - s.base) as u32;
         let mut pos = index::floor_entry(&mut self.backend, n, s.entries, rel)
@@ -523,7 +534,7 @@ impl<B: Backend> Ring<B> {
         while end < s.size && !s.hole_starting_at(end) {
             let h = self.read_header(n, end)?;
             let len = h.total_len() as u32;
-            if (end - start).saturating_add(len) > max_bytes {
+            if (end - start).saturating_add(len) > max_bytes || h.base_offset as u64 >= limit {
                 break;
             }
             end += len;

@@ -1,0 +1,302 @@
+//! The storage backend on files: one partition directory, Kafka's layout.
+//!
+//! `<log.dirs>/<topic>-<partition>/` holds, per slot, three preallocated files
+//! named by the slot's base offset as Kafka names segments:
+//! `00000000000000000042.log`, `.index`, `.timeindex`. A slot that holds no
+//! data yet is named `free-NN.*`. Relabelling a slot renames its three files
+//! (index files first, `.log` last: the `.log` name is the authority) and
+//! syncs the directory, so a label never goes back after a power cut; at open,
+//! index files left behind by a torn rename are re-paired with their `.log`.
+//! Files are reserved with fallocate (falling back to set_len where the
+//! filesystem cannot), and creation checks free space first.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::storage::{Backend, FileId, FileKind, RingConfig};
+
+/// Why a partition directory could not be created or opened.
+#[derive(Debug)]
+pub enum DirError {
+    /// Not enough free space to reserve the ring.
+    NoSpace {
+        dir: PathBuf,
+        needed: u64,
+        free: u64,
+    },
+    /// The directory holds a different number of slots than configured.
+    SlotCount {
+        dir: PathBuf,
+        found: usize,
+        expected: usize,
+    },
+    Io {
+        path: PathBuf,
+        error: io::Error,
+    },
+}
+
+impl std::fmt::Display for DirError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DirError::NoSpace { dir, needed, free } => write!(
+                f,
+                "not enough disk space in {}: the ring needs {needed} bytes, {free} bytes are free",
+                dir.display()
+            ),
+            DirError::SlotCount {
+                dir,
+                found,
+                expected,
+            } => write!(
+                f,
+                "{} holds {found} segment slots but {expected} are configured",
+                dir.display()
+            ),
+            DirError::Io { path, error } => write!(f, "{}: {error}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for DirError {}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> DirError + '_ {
+    move |error| DirError::Io {
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
+struct SlotFiles {
+    label: Option<u64>,
+    stem: String,
+    files: [File; 3],
+}
+
+/// A partition directory as a [`Backend`].
+pub struct FileBackend {
+    dir: PathBuf,
+    slots: Vec<SlotFiles>,
+    caps: [u64; 3],
+}
+
+fn kind_index(k: FileKind) -> usize {
+    match k {
+        FileKind::Log => 0,
+        FileKind::Index => 1,
+        FileKind::TimeIndex => 2,
+    }
+}
+
+const EXTS: [&str; 3] = ["log", "index", "timeindex"];
+
+fn stem_for(label: Option<u64>, slot: usize) -> String {
+    match label {
+        Some(base) => format!("{base:020}"),
+        None => format!("free-{slot:02}"),
+    }
+}
+
+/// Free bytes for unprivileged users on the filesystem holding `dir`.
+pub fn free_bytes(dir: &Path) -> io::Result<u64> {
+    let st = rustix::fs::statvfs(dir).map_err(io::Error::from)?;
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+fn reserve(file: &File, len: u64) -> io::Result<()> {
+    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, len) {
+        Ok(()) => Ok(()),
+        // Filesystems without fallocate (some FUSE and tmpfs setups).
+        Err(_) => file.set_len(len),
+    }
+}
+
+impl FileBackend {
+    /// Creates `dir` with a fresh, preallocated ring. Fails with
+    /// [`DirError::NoSpace`] before writing anything if the disk cannot hold it.
+    pub fn create(dir: &Path, cfg: &RingConfig) -> Result<Self, DirError> {
+        let parent = dir.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(parent).map_err(io_err(parent))?;
+        let needed = cfg.reserved_bytes();
+        let free = free_bytes(parent).map_err(io_err(parent))?;
+        if needed > free {
+            return Err(DirError::NoSpace {
+                dir: dir.to_path_buf(),
+                needed,
+                free,
+            });
+        }
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let caps = [
+            cfg.segment_bytes as u64,
+            cfg.index_bytes(),
+            cfg.time_index_bytes(),
+        ];
+        for slot in 0..cfg.slots as usize {
+            let stem = stem_for(None, slot);
+            for (ext, cap) in EXTS.iter().zip(caps) {
+                let path = dir.join(format!("{stem}.{ext}"));
+                let f = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&path)
+                    .map_err(io_err(&path))?;
+                reserve(&f, cap).map_err(io_err(&path))?;
+                f.sync_all().map_err(io_err(&path))?;
+            }
+        }
+        sync_dir(dir)?;
+        Self::open(dir, cfg)
+    }
+
+    /// Opens an existing partition directory.
+    pub fn open(dir: &Path, cfg: &RingConfig) -> Result<Self, DirError> {
+        let mut logs: Vec<String> = Vec::new();
+        let mut orphans: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+        for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+            let entry = entry.map_err(io_err(dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(stem) = name.strip_suffix(".log") {
+                logs.push(stem.to_string());
+            }
+        }
+        logs.sort();
+        if logs.len() != cfg.slots as usize {
+            return Err(DirError::SlotCount {
+                dir: dir.to_path_buf(),
+                found: logs.len(),
+                expected: cfg.slots as usize,
+            });
+        }
+        // Index files whose `.log` moved on (a rename cut short by a crash).
+        for (i, ext) in ["index", "timeindex"].iter().enumerate() {
+            for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+                let entry = entry.map_err(io_err(dir))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if let Some(stem) = name.strip_suffix(&format!(".{ext}"))
+                    && !logs.iter().any(|l| l == stem)
+                {
+                    orphans[i].push(stem.to_string());
+                }
+            }
+        }
+        let mut slots = Vec::with_capacity(logs.len());
+        for stem in logs {
+            for (i, ext) in ["index", "timeindex"].iter().enumerate() {
+                let want = dir.join(format!("{stem}.{ext}"));
+                if !want.exists()
+                    && let Some(orphan) = orphans[i].pop()
+                {
+                    let from = dir.join(format!("{orphan}.{ext}"));
+                    fs::rename(&from, &want).map_err(io_err(&from))?;
+                }
+            }
+            let label = stem.parse::<u64>().ok();
+            let open = |ext: &str| {
+                let path = dir.join(format!("{stem}.{ext}"));
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&path)
+                    .map_err(io_err(&path))
+            };
+            slots.push(SlotFiles {
+                label,
+                files: [open("log")?, open("index")?, open("timeindex")?],
+                stem,
+            });
+        }
+        sync_dir(dir)?;
+        Ok(FileBackend {
+            dir: dir.to_path_buf(),
+            slots,
+            caps: [
+                cfg.segment_bytes as u64,
+                cfg.index_bytes(),
+                cfg.time_index_bytes(),
+            ],
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn file(&self, f: FileId) -> io::Result<&File> {
+        self.slots
+            .get(f.slot as usize)
+            .map(|s| &s.files[kind_index(f.kind)])
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no slot {}", f.slot)))
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), DirError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
+}
+
+impl Backend for FileBackend {
+    type Error = io::Error;
+
+    fn read_at(&mut self, f: FileId, pos: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.file(f)?.read_exact_at(buf, pos)
+    }
+
+    fn write_at(&mut self, f: FileId, pos: u64, data: &[u8]) -> io::Result<()> {
+        if pos + data.len() as u64 > self.caps[kind_index(f.kind)] {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "write past the preallocated size",
+            ));
+        }
+        self.file(f)?.write_all_at(data, pos)
+    }
+
+    fn sync(&mut self, f: FileId) -> io::Result<()> {
+        self.file(f)?.sync_data()
+    }
+
+    fn capacity(&self, f: FileId) -> u64 {
+        self.file(f)
+            .and_then(|file| file.metadata())
+            .map(|m| m.len())
+            .unwrap_or(0)
+    }
+
+    fn label(&self, slot: u16) -> Option<u64> {
+        self.slots.get(slot as usize).and_then(|s| s.label)
+    }
+
+    fn relabel(&mut self, slot: u16, base: Option<u64>) -> io::Result<()> {
+        let new_stem = match base {
+            Some(_) => stem_for(base, slot as usize),
+            // Free names must be unique: take the first unused free-NN.
+            None => (0..1000)
+                .map(|n| stem_for(None, n))
+                .find(|c| !self.dir.join(format!("{c}.log")).exists())
+                .ok_or_else(|| io::Error::other("no free slot name left"))?,
+        };
+        let dir = self.dir.clone();
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no slot {slot}"),
+            ));
+        };
+        for ext in ["index", "timeindex", "log"] {
+            fs::rename(
+                dir.join(format!("{}.{ext}", s.stem)),
+                dir.join(format!("{new_stem}.{ext}")),
+            )?;
+        }
+        File::open(&dir)?.sync_all()?;
+        s.stem = new_stem;
+        s.label = base;
+        Ok(())
+    }
+}
