@@ -2,6 +2,24 @@
 
 use std::ffi::OsString;
 
+pub mod broker;
+
+/// Logs go to stderr, one line per event: `LEVEL [module] message`.
+pub fn init_logging() {
+    let level = match std::env::var("PIPIT_LOG").as_deref() {
+        Ok("debug") => log::LevelFilter::Debug,
+        Ok("warn") => log::LevelFilter::Warn,
+        Ok("trace") => log::LevelFilter::Trace,
+        _ => log::LevelFilter::Info,
+    };
+    let config = simplelog::ConfigBuilder::new()
+        .set_time_format_rfc3339()
+        .set_target_level(log::LevelFilter::Off)
+        .set_thread_level(log::LevelFilter::Off)
+        .build();
+    let _ = simplelog::WriteLogger::init(level, config, std::io::stderr());
+}
+
 /// Usage text for `pipit --help`.
 pub const USAGE: &str = "\
 pipit - a Kafka-compatible message broker for edge gateways
@@ -30,6 +48,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
             print!("{USAGE}");
             0
         }
+        "broker" => broker::run(args),
         "-V" | "--version" => {
             println!("pipit {}", env!("CARGO_PKG_VERSION"));
             0

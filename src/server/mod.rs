@@ -1,3 +1,120 @@
-//! The server layer: see the layer map in lib.rs.
+//! The server layer: the smol listener, connections, handlers, and the
+//! partition owner tasks, around the [`broker::Broker`] state.
+//!
+//! `run` binds the listener, recovers the log directory, prints
+//! `pipit: listening on PLAINTEXT://host:port` on stdout once it accepts
+//! connections, and serves until SIGTERM or SIGINT. Then it stops accepting,
+//! stops reading new requests, lets in-flight ones finish (bounded), syncs
+//! and checkpoints every partition, and returns.
 
+pub mod broker;
 pub mod config;
+pub mod conn;
+pub mod handlers;
+pub mod partition_task;
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use smol::Async;
+use smol::stream::StreamExt;
+
+use broker::Broker;
+use config::{BrokerConfig, Listener};
+
+/// How long shutdown waits for in-flight requests before closing anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs a broker until a signal stops it.
+pub fn run(config: BrokerConfig) -> Result<(), String> {
+    smol::block_on(serve(config))
+}
+
+async fn serve(config: BrokerConfig) -> Result<(), String> {
+    let listen = config
+        .listeners
+        .first()
+        .cloned()
+        .ok_or("listeners: at least one PLAINTEXT listener is needed")?;
+    let bind_host = if listen.host.is_empty() {
+        "0.0.0.0".to_string()
+    } else {
+        listen.host.clone()
+    };
+    let std_listener = TcpListener::bind((bind_host.as_str(), listen.port))
+        .map_err(|e| format!("listeners: cannot bind {listen}: {e}"))?;
+    let local = std_listener.local_addr().map_err(|e| e.to_string())?;
+    let advertised = match config.advertised_listeners.as_ref().and_then(|l| l.first()) {
+        Some(a) => a.clone(),
+        None => Listener {
+            host: if listen.host.is_empty() || listen.host == "0.0.0.0" {
+                local.ip().to_string()
+            } else {
+                listen.host.clone()
+            },
+            port: local.port(),
+        },
+    };
+    let log_dir = config.log_dir.clone();
+    let max_connections = config.max_connections as usize;
+    let broker = Broker::open(config, advertised.clone())?;
+    let listener = Async::new(std_listener).map_err(|e| e.to_string())?;
+    let mut signals =
+        async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int])
+            .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    log::info!(
+        "pipit {} broker {} serving {} topic(s) from {}; advertised as {advertised}",
+        env!("CARGO_PKG_VERSION"),
+        broker.config.broker_id,
+        broker.topics().len(),
+        log_dir.display()
+    );
+    println!("pipit: listening on PLAINTEXT://{local}");
+    println!("pipit: data in {}", log_dir.display());
+    let _ = std::io::stdout().flush();
+
+    let open = Arc::new(AtomicUsize::new(0));
+    loop {
+        let event = smol::future::or(async { Some(listener.accept().await) }, async {
+            signals.next().await;
+            None
+        })
+        .await;
+        let Some(accepted) = event else { break };
+        let (stream, peer): (Async<TcpStream>, _) = match accepted {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!("accept failed: {e}");
+                smol::Timer::after(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if open.load(Ordering::Acquire) >= max_connections {
+            log::warn!(
+                "{peer}: max.connections ({max_connections}) reached; closing the new connection"
+            );
+            continue;
+        }
+        let _ = stream.get_ref().set_nodelay(true);
+        open.fetch_add(1, Ordering::AcqRel);
+        let (b, o) = (broker.clone(), open.clone());
+        smol::spawn(async move {
+            conn::serve(b, stream, peer).await;
+            o.fetch_sub(1, Ordering::AcqRel);
+        })
+        .detach();
+    }
+    log::info!("signal received: stopping (finishing in-flight requests, syncing)");
+    drop(listener);
+    broker.begin_shutdown();
+    let start = Instant::now();
+    while open.load(Ordering::Acquire) > 0 && start.elapsed() < DRAIN_TIMEOUT {
+        smol::Timer::after(Duration::from_millis(10)).await;
+    }
+    broker.close_all().await;
+    log::info!("stopped cleanly");
+    Ok(())
+}

@@ -1,0 +1,489 @@
+//! The broker's state: topics, their configs and their partition owners.
+//!
+//! Topics and their configs are persisted in `<log.dirs>/pipit-meta.a/.b`
+//! (a two-copy [`StateFile`]), written before a change is acknowledged.
+//! Each partition has one owner task ([`super::partition_task`]) reached
+//! through a bounded channel; this struct only holds handles, so handlers
+//! never touch a partition's files themselves. Admin changes take the topics
+//! lock briefly; the data path takes a read lock to find a handle, then
+//! talks to the owner.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use event_listener::Event;
+use serde::{Deserialize, Serialize};
+
+use super::config::{BrokerConfig, Listener};
+use super::partition_task::{self, PartitionHandle};
+use crate::log::partition::{Partition, ring_config};
+use crate::log::state_file::StateFile;
+use crate::log::topic_config::{BrokerDefaults, TopicConfig, TopicConfigError};
+use crate::protocol::error::ErrorCode;
+
+/// A refused admin operation: the Kafka code and a message for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl AdminError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        AdminError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<TopicConfigError> for AdminError {
+    fn from(e: TopicConfigError) -> Self {
+        AdminError::new(ErrorCode::InvalidConfig, e.to_string())
+    }
+}
+
+/// What is persisted about a topic.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TopicMeta {
+    pub name: String,
+    pub id: [u8; 16],
+    pub partitions: u32,
+    pub overrides: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct MetaFile {
+    topics: Vec<TopicMeta>,
+}
+
+/// A live topic.
+pub struct Topic {
+    pub name: String,
+    pub id: [u8; 16],
+    pub config: Mutex<TopicConfig>,
+    pub partitions: RwLock<Vec<PartitionHandle>>,
+}
+
+impl Topic {
+    /// A clone of partition `p`'s handle, if it exists.
+    pub fn partition(&self, p: i32) -> Option<PartitionHandle> {
+        let parts = self.partitions.read().ok()?;
+        usize::try_from(p).ok().and_then(|i| parts.get(i).cloned())
+    }
+    pub fn partition_count(&self) -> usize {
+        self.partitions.read().map(|p| p.len()).unwrap_or(0)
+    }
+    fn meta(&self) -> TopicMeta {
+        TopicMeta {
+            name: self.name.clone(),
+            id: self.id,
+            partitions: self.partition_count() as u32,
+            overrides: self
+                .config
+                .lock()
+                .map(|c| c.overrides())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The broker.
+pub struct Broker {
+    pub config: BrokerConfig,
+    /// Where clients reach this broker (advertised listener, real port).
+    pub advertised: Listener,
+    pub cluster_id: String,
+    defaults: BrokerDefaults,
+    topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    meta: Mutex<StateFile<MetaFile>>,
+    started: Instant,
+    /// Fires whenever any partition's high watermark or log start moves
+    /// (wakes long-polling fetches).
+    pub data_changed: Event,
+    shutting_down: AtomicBool,
+}
+
+/// Kafka's legal topic names: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub fn validate_topic_name(name: &str) -> Result<(), AdminError> {
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
+    if name.is_empty() || name.len() > 249 || name == "." || name == ".." || !ok_chars {
+        return Err(AdminError::new(
+            ErrorCode::InvalidTopicException,
+            format!("invalid topic name '{name}': use 1 to 249 of a-z A-Z 0-9 . _ - (not . or ..)"),
+        ));
+    }
+    Ok(())
+}
+
+fn new_topic_id(name: &str, now: u128) -> [u8; 16] {
+    // Unique per creation (name and time mixed); not a security token.
+    let mut h: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    for b in name.bytes().chain(now.to_le_bytes()) {
+        h ^= b as u128;
+        h = h.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013B);
+    }
+    h.to_le_bytes()
+}
+
+impl Broker {
+    /// Opens the log directory: loads topic metadata and recovers every
+    /// partition (logging what recovery found).
+    pub fn open(config: BrokerConfig, advertised: Listener) -> Result<Arc<Broker>, String> {
+        let dir = config.log_dir.clone();
+        std::fs::create_dir_all(&dir).map_err(|e| format!("log.dirs {}: {e}", dir.display()))?;
+        let (meta, saved) = StateFile::<MetaFile>::open(dir.join("pipit-meta"))
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let defaults = config.topic_defaults();
+        let broker = Arc::new(Broker {
+            cluster_id: format!("pipit-{}", config.broker_id),
+            advertised,
+            defaults,
+            topics: RwLock::new(BTreeMap::new()),
+            meta: Mutex::new(meta),
+            started: Instant::now(),
+            data_changed: Event::new(),
+            shutting_down: AtomicBool::new(false),
+            config,
+        });
+        for t in saved.unwrap_or_default().topics {
+            let cfg = TopicConfig::with_overrides(&broker.defaults, &t.overrides)
+                .map_err(|e| format!("topic {}: stored config: {e}", t.name))?;
+            let mut handles = Vec::new();
+            for p in 0..t.partitions {
+                let pdir = broker.partition_dir(&t.name, p);
+                let (part, report) = Partition::open(&pdir, cfg.values())
+                    .map_err(|e| format!("{}: {e}", pdir.display()))?;
+                if report.torn_tails > 0 || !report.holes.is_empty() || report.holes_dropped > 0 {
+                    log::warn!(
+                        "{}: recovery cut {} torn tail(s), quarantined {:?} (+{} more), scanned {} batches",
+                        pdir.display(),
+                        report.torn_tails,
+                        report.holes.as_slice(),
+                        report.holes_dropped,
+                        report.batches_scanned
+                    );
+                }
+                handles.push(partition_task::spawn(part, broker.clone(), &t.name, p));
+            }
+            let topic = Arc::new(Topic {
+                name: t.name.clone(),
+                id: t.id,
+                config: Mutex::new(cfg),
+                partitions: RwLock::new(handles),
+            });
+            broker.write_topics().insert(t.name, topic);
+        }
+        Ok(broker)
+    }
+
+    /// Milliseconds since the broker started (monotonic; for flush policy).
+    pub fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Marks the broker as stopping: long polls return, connections stop
+    /// reading new requests.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+        self.data_changed.notify(usize::MAX);
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    pub fn defaults(&self) -> &BrokerDefaults {
+        &self.defaults
+    }
+
+    fn partition_dir(&self, topic: &str, p: u32) -> PathBuf {
+        self.config.log_dir.join(format!("{topic}-{p}"))
+    }
+
+    fn write_topics(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<Topic>>> {
+        self.topics.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics.read().ok()?.get(name).cloned()
+    }
+
+    /// Every topic, by name.
+    pub fn topics(&self) -> Vec<Arc<Topic>> {
+        self.topics
+            .read()
+            .map(|t| t.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn persist(&self, topics: &BTreeMap<String, Arc<Topic>>) -> Result<(), AdminError> {
+        let file = MetaFile {
+            topics: topics.values().map(|t| t.meta()).collect(),
+        };
+        let mut meta = self.meta.lock().unwrap_or_else(|e| e.into_inner());
+        meta.write(&file).map(|_| ()).map_err(|e| {
+            AdminError::new(
+                ErrorCode::KafkaStorageError,
+                format!("writing topic metadata: {e}"),
+            )
+        })
+    }
+
+    fn persist_all(&self) -> Result<(), AdminError> {
+        let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
+        self.persist(&topics)
+    }
+
+    /// Bytes all rings on this node reserve.
+    pub fn reserved_ring_bytes(&self) -> u64 {
+        self.topics()
+            .iter()
+            .map(|t| {
+                let per = t
+                    .config
+                    .lock()
+                    .map(|c| ring_config(c.values()).reserved_bytes())
+                    .unwrap_or(0);
+                per * t.partition_count() as u64
+            })
+            .sum()
+    }
+
+    fn check_cap(&self, extra: u64) -> Result<(), AdminError> {
+        let cap = self.config.log_ring_bytes_max;
+        let used = self.reserved_ring_bytes();
+        if cap > 0 && used + extra > cap {
+            return Err(AdminError::new(
+                ErrorCode::PolicyViolation,
+                format!(
+                    "log.ring.bytes.max is {cap} bytes: {used} are reserved and this needs {extra} more"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Creates a topic: validates name, counts and configs, checks the
+    /// node-wide ring cap, reserves every partition's ring, then persists.
+    pub fn create_topic(
+        self: &Arc<Self>,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &[(String, String)],
+        validate_only: bool,
+    ) -> Result<Arc<Topic>, AdminError> {
+        validate_topic_name(name)?;
+        let partitions = if partitions == -1 {
+            self.config.num_partitions as i32
+        } else {
+            partitions
+        };
+        if !(1..=10_000).contains(&partitions) {
+            return Err(AdminError::new(
+                ErrorCode::InvalidPartitions,
+                format!("partitions must be between 1 and 10000, got {partitions}"),
+            ));
+        }
+        let rf = if replication_factor == -1 {
+            self.config.default_replication_factor as i16
+        } else {
+            replication_factor
+        };
+        if rf != 1 {
+            return Err(AdminError::new(
+                ErrorCode::InvalidReplicationFactor,
+                format!("replication factor {rf} is larger than the 1 available broker"),
+            ));
+        }
+        let cfg = TopicConfig::with_overrides(&self.defaults, configs)?;
+        let mut topics = self.write_topics();
+        if topics.contains_key(name) {
+            return Err(AdminError::new(
+                ErrorCode::TopicAlreadyExists,
+                format!("topic '{name}' already exists"),
+            ));
+        }
+        let per = ring_config(cfg.values()).reserved_bytes();
+        drop(topics);
+        self.check_cap(per * partitions as u64)?;
+        if validate_only {
+            return Err(AdminError::new(ErrorCode::None, ""));
+        }
+        let mut handles = Vec::new();
+        for p in 0..partitions as u32 {
+            let dir = self.partition_dir(name, p);
+            let part = Partition::create(&dir, cfg.values()).map_err(|e| {
+                for q in 0..=p {
+                    let _ = std::fs::remove_dir_all(self.partition_dir(name, q));
+                }
+                AdminError::new(ErrorCode::KafkaStorageError, e.to_string())
+            })?;
+            handles.push(partition_task::spawn(part, self.clone(), name, p));
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let topic = Arc::new(Topic {
+            name: name.to_string(),
+            id: new_topic_id(name, now),
+            config: Mutex::new(cfg),
+            partitions: RwLock::new(handles),
+        });
+        topics = self.write_topics();
+        topics.insert(name.to_string(), topic.clone());
+        self.persist(&topics)?;
+        log::info!("created topic {name} with {partitions} partition(s)");
+        Ok(topic)
+    }
+
+    /// The topic if it exists, else creates it with broker defaults when
+    /// `auto.create.topics.enable` allows it.
+    pub fn get_or_auto_create(
+        self: &Arc<Self>,
+        name: &str,
+        allow: bool,
+    ) -> Result<Arc<Topic>, AdminError> {
+        if let Some(t) = self.topic(name) {
+            return Ok(t);
+        }
+        if !(allow && self.config.auto_create_topics_enable) {
+            return Err(AdminError::new(
+                ErrorCode::UnknownTopicOrPartition,
+                format!("unknown topic '{name}'"),
+            ));
+        }
+        match self.create_topic(name, -1, -1, &[], false) {
+            Err(e) if e.code == ErrorCode::TopicAlreadyExists => self.topic(name).ok_or(e),
+            other => other,
+        }
+    }
+
+    /// Deletes a topic: stops its partition owners, removes its directories.
+    pub async fn delete_topic(&self, name: &str) -> Result<(), AdminError> {
+        let topic = {
+            let mut topics = self.write_topics();
+            let t = topics.remove(name).ok_or_else(|| {
+                AdminError::new(
+                    ErrorCode::UnknownTopicOrPartition,
+                    format!("unknown topic '{name}'"),
+                )
+            })?;
+            self.persist(&topics)?;
+            t
+        };
+        let handles: Vec<PartitionHandle> = topic
+            .partitions
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_default();
+        for (p, h) in handles.iter().enumerate() {
+            h.close().await;
+            let _ = std::fs::remove_dir_all(self.partition_dir(name, p as u32));
+        }
+        log::info!("deleted topic {name}");
+        Ok(())
+    }
+
+    /// Grows a topic to `total` partitions.
+    pub fn create_partitions(
+        self: &Arc<Self>,
+        name: &str,
+        total: i32,
+        validate_only: bool,
+    ) -> Result<(), AdminError> {
+        let topic = self.topic(name).ok_or_else(|| {
+            AdminError::new(
+                ErrorCode::UnknownTopicOrPartition,
+                format!("unknown topic '{name}'"),
+            )
+        })?;
+        let have = topic.partition_count() as i32;
+        if total <= have || total > 10_000 {
+            return Err(AdminError::new(
+                ErrorCode::InvalidPartitions,
+                format!(
+                    "topic '{name}' has {have} partitions; the new count must be larger (and at most 10000), got {total}"
+                ),
+            ));
+        }
+        let values = topic
+            .config
+            .lock()
+            .map(|c| c.values().clone())
+            .map_err(|_| AdminError::new(ErrorCode::UnknownServerError, "config lock"))?;
+        self.check_cap(ring_config(&values).reserved_bytes() * (total - have) as u64)?;
+        if validate_only {
+            return Ok(());
+        }
+        for p in have as u32..total as u32 {
+            let dir = self.partition_dir(name, p);
+            let part = Partition::create(&dir, &values)
+                .map_err(|e| AdminError::new(ErrorCode::KafkaStorageError, e.to_string()))?;
+            let h = partition_task::spawn(part, self.clone(), name, p);
+            if let Ok(mut parts) = topic.partitions.write() {
+                parts.push(h);
+            }
+        }
+        self.persist_all()?;
+        log::info!("topic {name} now has {total} partitions");
+        Ok(())
+    }
+
+    /// Applies config changes to a topic (`apply` edits a copy; nothing
+    /// changes unless it succeeds). Ring shape keys cannot change on a topic
+    /// whose rings are already reserved.
+    pub fn alter_topic_config(
+        &self,
+        name: &str,
+        validate_only: bool,
+        apply: impl FnOnce(&mut TopicConfig) -> Result<(), AdminError>,
+    ) -> Result<(), AdminError> {
+        let topic = self.topic(name).ok_or_else(|| {
+            AdminError::new(
+                ErrorCode::UnknownTopicOrPartition,
+                format!("unknown topic '{name}'"),
+            )
+        })?;
+        let mut cfg = topic
+            .config
+            .lock()
+            .map_err(|_| AdminError::new(ErrorCode::UnknownServerError, "config lock"))?;
+        let mut next = cfg.clone();
+        apply(&mut next)?;
+        let (a, b) = (cfg.values(), next.values());
+        if a.segment_bytes != b.segment_bytes
+            || a.ring_segments != b.ring_segments
+            || a.index_interval_bytes != b.index_interval_bytes
+        {
+            return Err(AdminError::new(
+                ErrorCode::InvalidConfig,
+                "segment.bytes, ring.segments and index.interval.bytes are fixed when a topic's rings are reserved; create a new topic to change them",
+            ));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        *cfg = next;
+        drop(cfg);
+        self.persist_all()
+    }
+
+    /// Closes every partition (sync + checkpoint); used at shutdown.
+    pub async fn close_all(&self) {
+        for t in self.topics() {
+            let handles: Vec<PartitionHandle> =
+                t.partitions.read().map(|p| p.clone()).unwrap_or_default();
+            for h in handles {
+                h.close().await;
+            }
+        }
+    }
+}
