@@ -1,5 +1,12 @@
 #!/usr/bin/env bash
-# `make bench`: every benchmark; each appends its figures to BENCHMARKS.md.
+# `make bench`: every benchmark; each one rewrites its own section of BENCHMARKS.md
+# with the command, the machine and a baseline measured in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-echo "bench: nothing to measure yet"
+tools/test-deps.sh
+echo "== storage append vs dd"
+cargo test --release --test bench_storage -- --ignored --nocapture --test-threads=1
+if [ -f tests/bench_broker.rs ]; then
+  echo "== broker produce/consume vs dd (librdkafka client)"
+  cargo test --release --test bench_broker -- --ignored --nocapture --test-threads=1
+fi
