@@ -3,7 +3,11 @@
 //! run, and the fsync group-commit rate against `dd oflag=dsync`. Writes its
 //! section of BENCHMARKS.md.
 
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::bench::{machine, update_section};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -28,28 +32,7 @@ fn dd(args: &[&str]) -> f64 {
     t.elapsed().as_secs_f64()
 }
 
-pub fn update_section(name: &str, body: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md");
-    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| "# pipit benchmarks\n\nWritten by `make bench` and `make footprint`; each section says how it was measured.\n".into());
-    let (begin, end) = (format!("<!-- {name}:begin -->"), format!("<!-- {name}:end -->"));
-    let section = format!("{begin}\n{body}\n{end}");
-    if let (Some(a), Some(b)) = (text.find(&begin), text.find(&end)) {
-        text.replace_range(a..b + end.len(), &section);
-    } else {
-        text.push_str(&format!("\n{section}\n"));
-    }
-    std::fs::write(path, text).unwrap();
-}
 
-pub fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!("{cores} × {cpu}, Linux {}", kernel.trim())
-}
 
 #[test]
 #[ignore = "benchmark: run by make bench"]

@@ -23,7 +23,7 @@ import sys
 APIS = [
     "Produce", "Fetch", "ListOffsets", "Metadata", "ApiVersions", "CreateTopics",
     "DeleteTopics", "CreatePartitions", "DescribeConfigs", "AlterConfigs",
-    "IncrementalAlterConfigs", "DescribeCluster", "InitProducerId",
+    "IncrementalAlterConfigs", "DescribeCluster", "InitProducerId", "FindCoordinator",
 ]
 
 PRIMS = {

@@ -121,6 +121,7 @@ requests! {
     CreateTopics => CreateTopicsRequest,
     DeleteTopics => DeleteTopicsRequest,
     InitProducerId => InitProducerIdRequest,
+    FindCoordinator => FindCoordinatorRequest,
     DescribeConfigs => DescribeConfigsRequest,
     AlterConfigs => AlterConfigsRequest,
     CreatePartitions => CreatePartitionsRequest,

@@ -11,7 +11,7 @@ use super::guard::{FieldSchema, MAX, MessageSchema, NO, T, V, f};
 
 /// The request messages pipit serves, by API key.
 #[rustfmt::skip]
-pub static MESSAGES: [MessageSchema; 13] = [
+pub static MESSAGES: [MessageSchema; 14] = [
     MessageSchema { api_key: 0, name: "ProduceRequest", valid: V(3, 13), flexible: V(9, MAX), root: 0 },
     MessageSchema { api_key: 1, name: "FetchRequest", valid: V(4, 18), flexible: V(12, MAX), root: 3 },
     MessageSchema { api_key: 2, name: "ListOffsetsRequest", valid: V(1, 11), flexible: V(6, MAX), root: 8 },
@@ -25,11 +25,12 @@ pub static MESSAGES: [MessageSchema; 13] = [
     MessageSchema { api_key: 44, name: "IncrementalAlterConfigsRequest", valid: V(0, 1), flexible: V(1, MAX), root: 28 },
     MessageSchema { api_key: 60, name: "DescribeClusterRequest", valid: V(0, 2), flexible: V(0, MAX), root: 31 },
     MessageSchema { api_key: 22, name: "InitProducerIdRequest", valid: V(0, 6), flexible: V(2, MAX), root: 32 },
+    MessageSchema { api_key: 10, name: "FindCoordinatorRequest", valid: V(0, 6), flexible: V(3, MAX), root: 33 },
 ];
 
 /// Every struct (message bodies first-class too), indexed by `T::Struct(i)`.
 #[rustfmt::skip]
-pub static STRUCTS: [(&str, &[FieldSchema]); 33] = [
+pub static STRUCTS: [(&str, &[FieldSchema]); 34] = [
     // 0
     ("ProduceRequest", &[
         f(T::Str, false, V(3, MAX), V(3, MAX), NO, 0), // TransactionalId
@@ -237,5 +238,11 @@ pub static STRUCTS: [(&str, &[FieldSchema]); 33] = [
         f(T::Int16, false, V(3, MAX), NO, NO, 0), // ProducerEpoch
         f(T::Bool, false, V(6, MAX), NO, NO, 0), // Enable2Pc
         f(T::Bool, false, V(6, MAX), NO, NO, 0), // KeepPreparedTxn
+    ]),
+    // 33
+    ("FindCoordinatorRequest", &[
+        f(T::Str, false, V(0, 3), NO, NO, 0), // Key
+        f(T::Int8, false, V(1, MAX), NO, NO, 0), // KeyType
+        f(T::Str, true, V(4, MAX), NO, NO, 0), // CoordinatorKeys
     ]),
 ];

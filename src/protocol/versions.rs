@@ -48,6 +48,9 @@ pub const API_TABLE: &[ApiSupport] = &[
     row(ApiKey::ApiVersions, 0, 3),
     row(ApiKey::CreateTopics, 2, 7),
     row(ApiKey::DeleteTopics, 1, 6),
+    // Always answered with this broker. Also what makes librdkafka ≤2.x turn
+    // on LZ4 (its LZ4 feature depends on FindCoordinator v0 being advertised).
+    row(ApiKey::FindCoordinator, 0, 4),
     // Reserved: advertised later, when idempotent produce is implemented.
     ApiSupport {
         advertised: ADVERTISE_INIT_PRODUCER_ID,

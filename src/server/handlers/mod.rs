@@ -13,6 +13,7 @@ use crate::protocol::{Request, RequestHeaderInfo, api_versions_response, encode_
 pub mod admin;
 pub mod cluster;
 pub mod configs;
+pub mod coordinator;
 pub mod fetch;
 pub mod list_offsets;
 pub mod metadata;
@@ -48,6 +49,7 @@ pub async fn dispatch(broker: &Arc<Broker>, h: &RequestHeaderInfo, req: Request)
         Request::IncrementalAlterConfigs(r) => {
             encode_response(id, v, &configs::incremental_alter(broker, v, r))?
         }
+        Request::FindCoordinator(r) => encode_response(id, v, &coordinator::find(broker, v, r))?,
         Request::DescribeCluster(r) => encode_response(id, v, &cluster::describe(broker, v, r))?,
         Request::InitProducerId(_) => {
             // Not advertised yet (see protocol::versions); the decoder refuses it first.

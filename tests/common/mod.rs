@@ -1,0 +1,277 @@
+//! Integration-test harness: runs the real `pipit broker` binary on 127.0.0.1.
+//!
+//! A [`Broker`] owns one child process and one private temp directory
+//! (`log.dirs` lives in `<dir>/data`, each run's stderr in `<dir>/stderr.<n>.log`).
+//! It binds an ephemeral port and is ready once the binary prints
+//! `pipit: listening on PLAINTEXT://127.0.0.1:<port>`. Drop kills the child and
+//! removes the directory; when a test is panicking, Drop first prints the tail of
+//! the broker's log so the failure explains itself. Client helpers live in
+//! [`clients`] (kcat, Python interpreters, every call bounded by a timeout), hand-made
+//! Kafka frames in [`wire`] and a small JSON reader for the scripts' output in [`json`].
+#![allow(dead_code)] // each tests/*.rs crate uses a different part of the harness
+
+pub mod bench;
+pub mod clients;
+pub mod json;
+pub mod wire;
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long a broker may take to print its ready line (contract: 15 s).
+pub const READY_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a SIGTERM'd broker may take to finish in-flight work and exit.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+const READY_PREFIX: &str = "pipit: listening on PLAINTEXT://";
+/// Bytes of the broker log shown in failure messages.
+const LOG_TAIL_BYTES: usize = 6000;
+
+static NEXT_DIR: AtomicU32 = AtomicU32::new(0);
+
+/// A running (or stopped, between `sigterm_and_wait`/`kill9` and `restart`) broker.
+pub struct Broker {
+    dir: PathBuf,
+    overrides: Vec<(String, String)>,
+    child: Option<Child>,
+    addr: String,
+    run: u32,
+    /// Set once a log tail went into a message, so Drop does not print it twice.
+    tail_shown: std::cell::Cell<bool>,
+}
+
+impl Broker {
+    /// Starts `pipit broker` with an ephemeral listener, a fresh `log.dirs` and the
+    /// given `--override key=value` pairs; returns once the ready line was printed.
+    pub fn start(overrides: &[(&str, &str)]) -> Broker {
+        let dir = unique_temp_dir();
+        let mut broker = Broker {
+            overrides: overrides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            dir,
+            child: None,
+            addr: String::new(),
+            run: 0,
+            tail_shown: std::cell::Cell::new(false),
+        };
+        broker.spawn();
+        broker
+    }
+
+    /// `127.0.0.1:<port>` of the current run.
+    pub fn addr(&self) -> String {
+        self.addr.clone()
+    }
+
+    /// The broker's `log.dirs`.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// The temp directory the test may use for its own files (removed on drop).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Everything the current run wrote to stderr so far.
+    pub fn stderr_log(&self) -> String {
+        fs::read_to_string(self.stderr_path(self.run)).unwrap_or_default()
+    }
+
+    /// The last few KB of the current run's stderr, for assertion messages.
+    pub fn log_tail(&self) -> String {
+        self.tail_shown.set(true);
+        let log = self.stderr_log();
+        let mut start = log.len().saturating_sub(LOG_TAIL_BYTES);
+        while !log.is_char_boundary(start) {
+            start += 1;
+        }
+        format!(
+            "--- broker stderr (run {}) ---\n{}",
+            self.run,
+            &log[start..]
+        )
+    }
+
+    /// True while the child process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Sends SIGTERM and waits (≤ [`STOP_TIMEOUT`]) for the exit status.
+    pub fn sigterm_and_wait(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("broker is not running");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("run kill(1)");
+        assert!(status.success(), "kill -TERM failed");
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for broker") {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "broker did not exit within {STOP_TIMEOUT:?} of SIGTERM\n{}",
+                    self.log_tail()
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL: no chance to sync or clean up, like a power cut for the process.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the broker again on the same `log.dirs` (a new port is fine); a
+    /// still-running broker is stopped with SIGTERM first.
+    pub fn restart(&mut self) {
+        if self.child.is_some() {
+            let status = self.sigterm_and_wait();
+            assert!(
+                status.success(),
+                "broker exited with {status}\n{}",
+                self.log_tail()
+            );
+        }
+        self.run += 1;
+        self.spawn();
+    }
+
+    fn stderr_path(&self, run: u32) -> PathBuf {
+        self.dir.join(format!("stderr.{run}.log"))
+    }
+
+    fn spawn(&mut self) {
+        let data = self.data_dir();
+        let mut args: Vec<String> = vec!["broker".into()];
+        let base = [
+            (
+                "listeners".to_string(),
+                "PLAINTEXT://127.0.0.1:0".to_string(),
+            ),
+            ("log.dirs".to_string(), data.display().to_string()),
+        ];
+        for (k, v) in base.iter().chain(self.overrides.iter()) {
+            args.push("--override".into());
+            args.push(format!("{k}={v}"));
+        }
+        let stderr = fs::File::create(self.stderr_path(self.run)).expect("create stderr log");
+        // PIPIT_TEST_BIN runs the suite against another build (or a stand-in).
+        let bin = std::env::var_os("PIPIT_TEST_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_pipit")));
+        let mut child = Command::new(&bin)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel::<String>();
+        // Keeps draining stdout for the broker's whole life so it never blocks on it.
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    // Nobody listens any more; keep reading to drain the pipe.
+                }
+            }
+        });
+        self.child = Some(child);
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left.min(Duration::from_millis(100))) {
+                Ok(line) => {
+                    if let Some(rest) = line.trim().strip_prefix(READY_PREFIX) {
+                        self.addr = rest.to_string();
+                        assert!(
+                            rest.starts_with("127.0.0.1:") && rest.len() > "127.0.0.1:".len(),
+                            "unexpected ready line {line:?}"
+                        );
+                        return;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected)
+                | Err(mpsc::RecvTimeoutError::Timeout)
+                    if !self.is_running() =>
+                {
+                    let status = self.child.take().and_then(|mut c| c.wait().ok());
+                    panic!(
+                        "broker exited before its ready line (status {status:?}), args {args:?}\n{}",
+                        self.log_tail()
+                    );
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    thread::sleep(Duration::from_millis(20))
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if Instant::now() >= deadline {
+                self.kill9();
+                panic!(
+                    "broker printed no ready line within {READY_TIMEOUT:?}\n{}",
+                    self.log_tail()
+                );
+            }
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if thread::panicking() && !self.tail_shown.get() {
+            eprintln!("{}", self.log_tail());
+        }
+        self.kill9();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A fresh directory under the system temp dir, unique across processes and threads.
+pub fn unique_temp_dir() -> PathBuf {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    for _ in 0..100 {
+        let n = NEXT_DIR.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("pipit-it-{}-{}-{}", std::process::id(), n, nanos));
+        if fs::create_dir(&dir).is_ok() {
+            return dir;
+        }
+    }
+    panic!(
+        "could not create a unique temp dir under {:?}",
+        std::env::temp_dir()
+    );
+}
+
+/// Milliseconds since the Unix epoch (what Kafka timestamps count).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

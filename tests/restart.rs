@@ -1,0 +1,120 @@
+//! Durability across restarts, with a real client (confluent-kafka, acks=all).
+//!
+//! The broker's default `log.durability=fsync` means an ack is sent only after the
+//! batch is synced, so everything acked must survive a SIGTERM (graceful stop) and
+//! also a SIGKILL straight after the acks, byte for byte and at the same offsets.
+//! Values are seeded binary records of 1..600 bytes (tests/clients/confluent_restart.py).
+
+mod common;
+
+use common::Broker;
+use common::clients::py_venv;
+use common::json::Json;
+
+const TOPIC: &str = "durable";
+const FIRST_ROUND: i64 = 300;
+const SECOND_ROUND: i64 = 200;
+
+/// Produces `count` records starting at record number `first`; returns the acked
+/// `[offset, key, value_hex]` triples after asserting there was no delivery error.
+fn produce(broker: &Broker, first: i64, count: i64) -> Vec<Json> {
+    let r = py_venv(
+        "confluent_restart.py",
+        &[
+            "produce",
+            &broker.addr(),
+            TOPIC,
+            &first.to_string(),
+            &count.to_string(),
+        ],
+    );
+    let ctx = format!("{r:?}\n{}", broker.log_tail());
+    assert!(r.get("errors").arr().is_empty(), "delivery errors: {ctx}");
+    assert_eq!(r.get("unflushed").i64(), 0, "{ctx}");
+    let acked = r.get("acked").arr().to_vec();
+    assert_eq!(acked.len() as i64, count, "acked count: {ctx}");
+    acked
+}
+
+/// Consumes the topic from offset 0 and asserts it equals `expected` exactly.
+fn assert_log_equals(broker: &Broker, expected: &[Json], when: &str) {
+    let r = py_venv(
+        "confluent_restart.py",
+        &[
+            "consume",
+            &broker.addr(),
+            TOPIC,
+            &expected.len().to_string(),
+        ],
+    );
+    let got = r.get("records").arr();
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "{when}: record count (consumer errors {:?})\n{}",
+        r.get("consumer_errors"),
+        broker.log_tail()
+    );
+    for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+        assert_eq!(g, e, "{when}: record {i} differs (got vs acked)");
+    }
+}
+
+#[test]
+fn acked_records_survive_sigterm_and_sigkill_byte_for_byte() {
+    let mut broker = Broker::start(&[]);
+    let mut acked = produce(&broker, 0, FIRST_ROUND);
+    let offsets: Vec<i64> = acked.iter().map(|r| r.arr()[0].i64()).collect();
+    assert_eq!(
+        offsets,
+        (0..FIRST_ROUND).collect::<Vec<_>>(),
+        "offsets on a new topic"
+    );
+
+    let status = broker.sigterm_and_wait();
+    assert!(
+        status.success(),
+        "SIGTERM exit status {status}\n{}",
+        broker.log_tail()
+    );
+    broker.restart();
+    assert_log_equals(&broker, &acked, "after SIGTERM and restart");
+
+    let more = produce(&broker, FIRST_ROUND, SECOND_ROUND);
+    let offsets: Vec<i64> = more.iter().map(|r| r.arr()[0].i64()).collect();
+    assert_eq!(
+        offsets,
+        (FIRST_ROUND..FIRST_ROUND + SECOND_ROUND).collect::<Vec<_>>(),
+        "offsets continue after restart"
+    );
+    acked.extend(more);
+    // The producer script has exited, so every ack has been received: kill at once.
+    broker.kill9();
+    broker.restart();
+    assert_log_equals(&broker, &acked, "after SIGKILL and restart");
+}
+
+#[test]
+fn topic_configs_and_partitions_survive_restart() {
+    let mut broker = Broker::start(&[]);
+    let r = py_venv("confluent_topic_meta.py", &["create", &broker.addr()]);
+    assert!(r.get("ok").bool(), "{r:?}");
+    let status = broker.sigterm_and_wait();
+    assert!(
+        status.success(),
+        "SIGTERM exit status {status}\n{}",
+        broker.log_tail()
+    );
+    broker.restart();
+    let r = py_venv("confluent_topic_meta.py", &["check", &broker.addr()]);
+    assert_eq!(
+        r.get("partitions").i64(),
+        3,
+        "partitions after restart: {r:?}"
+    );
+    assert_eq!(
+        r.get("compression").str(),
+        "lz4",
+        "topic config after restart: {r:?}"
+    );
+}
