@@ -28,17 +28,24 @@ fn bench_dir() -> PathBuf {
 fn dd(args: &[&str]) -> f64 {
     let t = Instant::now();
     let out = Command::new("dd").args(args).output().expect("dd runs");
-    assert!(out.status.success(), "dd failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "dd failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     t.elapsed().as_secs_f64()
 }
-
-
 
 #[test]
 #[ignore = "benchmark: run by make bench"]
 fn storage_append_throughput_against_dd() {
     let dir = bench_dir();
-    let cfg = RingConfig { slots: 8, segment_bytes: 64 << 20, index_interval: 4096, policy: FullPolicy::OverwriteOldest };
+    let cfg = RingConfig {
+        slots: 8,
+        segment_bytes: 64 << 20,
+        index_interval: 4096,
+        policy: FullPolicy::OverwriteOldest,
+    };
     let backend = FileBackend::create(&dir.join("bench-0"), &cfg).unwrap();
     let mut ring = Ring::create(backend, cfg, 0).unwrap();
     let mut batch = vec![0u8; BATCH];
@@ -69,7 +76,15 @@ fn storage_append_throughput_against_dd() {
     }
     let commit_rate = commits as f64 / t.elapsed().as_secs_f64();
     let dsync_count = 2000;
-    let dsync_secs = dd(&["if=/dev/zero", &of, "bs=16k", &format!("count={dsync_count}"), "oflag=dsync", "conv=notrunc", "status=none"]);
+    let dsync_secs = dd(&[
+        "if=/dev/zero",
+        &of,
+        "bs=16k",
+        &format!("count={dsync_count}"),
+        "oflag=dsync",
+        "conv=notrunc",
+        "status=none",
+    ]);
     let dsync_rate = dsync_count as f64 / dsync_secs;
     let _ = std::fs::remove_dir_all(&dir);
 

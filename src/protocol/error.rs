@@ -53,6 +53,8 @@ pub enum ErrorCode {
     InvalidPartitions,
     /// Not retriable: the replication factor is invalid.
     InvalidReplicationFactor,
+    /// Not retriable: a manual replica assignment names brokers that cannot hold it.
+    InvalidReplicaAssignment,
     /// Not retriable: a configuration value is invalid.
     InvalidConfig,
     /// Not retriable: the request is malformed or inconsistent.
@@ -106,6 +108,7 @@ impl ErrorCode {
             TopicAlreadyExists => 36,
             InvalidPartitions => 37,
             InvalidReplicationFactor => 38,
+            InvalidReplicaAssignment => 39,
             InvalidConfig => 40,
             InvalidRequest => 42,
             PolicyViolation => 44,
@@ -155,6 +158,7 @@ mod tests {
             (MessageTooLarge, 10),
             (UnsupportedVersion, 35),
             (TopicAlreadyExists, 36),
+            (InvalidReplicaAssignment, 39),
             (InvalidConfig, 40),
             (InvalidRequest, 42),
             (KafkaStorageError, 56),

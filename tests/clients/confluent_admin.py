@@ -8,7 +8,7 @@ import sys
 import time
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry,
+from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigSource,
                                    ConfigResource, NewPartitions, NewTopic, ResourceType)
 
 from records import deadline, emit, text
@@ -29,7 +29,7 @@ def err_text(e):
 def describe(topic):
     res = ConfigResource(ResourceType.TOPIC, topic)
     entries = admin.describe_configs([res])[res].result(timeout=15)
-    return {name: {"value": e.value, "source": e.source.name} for name, e in entries.items()}
+    return {name: {"value": e.value, "source": ConfigSource(e.source).name} for name, e in entries.items()}
 
 
 def partitions(topic):

@@ -12,7 +12,9 @@ pub fn machine() -> String {
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!("{cores} × {cpu}, Linux {}", kernel.trim())
 }
@@ -25,7 +27,10 @@ pub fn update_section(name: &str, body: &str) {
         "# pipit benchmarks\n\nWritten by `make bench` and `make footprint`; each section says how it was measured.\n"
             .into()
     });
-    let (begin, end) = (format!("<!-- {name}:begin -->"), format!("<!-- {name}:end -->"));
+    let (begin, end) = (
+        format!("<!-- {name}:begin -->"),
+        format!("<!-- {name}:end -->"),
+    );
     let section = format!("{begin}\n{body}\n{end}");
     if let (Some(a), Some(b)) = (text.find(&begin), text.find(&end)) {
         text.replace_range(a..b + end.len(), &section);

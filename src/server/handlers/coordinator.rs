@@ -14,7 +14,11 @@ use crate::server::broker::Broker;
 /// Kafka's CoordinatorType for transactions.
 const KEY_TYPE_TRANSACTION: i8 = 1;
 
-pub fn find(broker: &Arc<Broker>, version: i16, req: FindCoordinatorRequest) -> FindCoordinatorResponse {
+pub fn find(
+    broker: &Arc<Broker>,
+    version: i16,
+    req: FindCoordinatorRequest,
+) -> FindCoordinatorResponse {
     let me = BrokerId(broker.config.broker_id);
     let host = StrBytes::from_string(broker.advertised.host.clone());
     let port = broker.advertised.port as i32;
@@ -26,7 +30,11 @@ pub fn find(broker: &Arc<Broker>, version: i16, req: FindCoordinatorRequest) -> 
     let mut resp = FindCoordinatorResponse::default();
     if version < 4 {
         resp.error_code = code.code();
-        resp.node_id = if code == ErrorCode::None { me } else { BrokerId(-1) };
+        resp.node_id = if code == ErrorCode::None {
+            me
+        } else {
+            BrokerId(-1)
+        };
         resp.host = host;
         resp.port = port;
         return resp;
@@ -35,7 +43,11 @@ pub fn find(broker: &Arc<Broker>, version: i16, req: FindCoordinatorRequest) -> 
         let mut c = Coordinator::default();
         c.key = key;
         c.error_code = code.code();
-        c.node_id = if code == ErrorCode::None { me } else { BrokerId(-1) };
+        c.node_id = if code == ErrorCode::None {
+            me
+        } else {
+            BrokerId(-1)
+        };
         c.host = host.clone();
         c.port = port;
         resp.coordinators.push(c);
