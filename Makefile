@@ -39,3 +39,21 @@ bench:
 
 clean:
 	$(CARGO) clean
+
+# Raspberry Pi boards (boards/README.md). BOARD is one of rpi5 rpi4 rpi3 rpi3-64
+# rpi-zero2 rpi-zero2-64 rpi-zero rpi1. A board whose toolchain cannot be had prints
+# SKIP and succeeds; STRICT=1 makes it fail.
+.PHONY: cross dist test-arm
+cross:
+	@tools/cross.sh $(BOARD)
+
+dist:
+	@tools/dist.sh $(BOARD)
+
+# Storage tests and a broker round trip for aarch64 and armv7 under qemu-user.
+test-arm:
+	@tools/test-arm.sh
+
+# Binary sizes per target, RSS, start time and write amplification into BENCHMARKS.md.
+footprint:
+	@tools/footprint.sh

@@ -1,3 +1,7 @@
 //! The client layer: pipit's own Kafka client, speaking only the wire protocol.
 //!
-//! Not built yet.
+//! Record batches and codecs, partitioners; the network client is being built.
+
+pub mod compression;
+pub mod partitioner;
+pub mod records;
