@@ -209,6 +209,21 @@ impl Partition {
             .filter(|&o| o < self.high_watermark))
     }
 
+    /// Retention: frees oldest slots whose newest record is more than
+    /// `retention_ms` older than `now_wall_ms` (never the active slot).
+    /// Returns how many slots were freed.
+    pub fn apply_retention(&mut self, now_wall_ms: i64, retention_ms: u64) -> io::Result<u32> {
+        let mut freed = 0;
+        while let Some((_, _, max_ts)) = self.ring.oldest_slot() {
+            let expires = max_ts.saturating_add(retention_ms.min(i64::MAX as u64) as i64);
+            if expires >= now_wall_ms || self.ring.release_oldest()?.is_none() {
+                break;
+            }
+            freed += 1;
+        }
+        Ok(freed)
+    }
+
     /// Frees the oldest slot (retention); returns the new log start.
     pub fn release_oldest(&mut self) -> io::Result<Option<u64>> {
         self.ring.release_oldest()
@@ -291,6 +306,17 @@ mod tests {
             "the 3-slot ring of 64 KiB overwrote the oldest"
         );
         assert!(p.read(2990, 1 << 20).unwrap()[16..] == b[16..]);
+        // Retention frees whole old slots only, never the active one.
+        let start = p.log_start();
+        assert_eq!(
+            p.apply_retention(1_000, 10_000).unwrap(),
+            0,
+            "not expired yet"
+        );
+        assert_eq!(p.log_start(), start);
+        assert_eq!(p.apply_retention(1_000_000, 10_000).unwrap(), 2);
+        assert!(p.log_start() > start);
+        assert_eq!(p.usage().0, 1, "the active slot stays");
         let _ = std::fs::remove_dir_all(dir.parent().unwrap());
     }
 }

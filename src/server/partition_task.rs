@@ -22,6 +22,9 @@ use crate::storage::{AppendError, BatchError, ReadError};
 
 /// Commands queued per partition before senders wait (backpressure).
 const QUEUE: usize = 64;
+/// How often an idle owner wakes to apply `retention.ms` (Kafka checks every
+/// 5 minutes; a check here only reads in-memory slot state).
+const RETENTION_CHECK: Duration = Duration::from_secs(1);
 
 /// What readers may see without asking the owner.
 #[derive(Default)]
@@ -182,6 +185,29 @@ fn publish(p: &Partition, s: &Shared, broker: &Broker) {
     }
 }
 
+/// Frees slots past the topic's current `retention.ms`, if it has one.
+fn apply_retention(part: &mut Partition, broker: &Broker, name: &str) {
+    let topic = name.rsplit_once('-').map(|(t, _)| t).unwrap_or(name);
+    let retention = broker
+        .topic(topic)
+        .and_then(|t| t.config.lock().ok().and_then(|c| c.values().retention_ms));
+    let Some(retention_ms) = retention else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    match part.apply_retention(now, retention_ms) {
+        Ok(0) => {}
+        Ok(n) => log::info!(
+            "{name}: retention.ms={retention_ms} freed {n} segment(s); log start now {}",
+            part.log_start()
+        ),
+        Err(e) => log::error!("{name}: retention failed: {e}"),
+    }
+}
+
 fn append_fail(e: AppendError<std::io::Error>, name: &str) -> AppendFail {
     let (code, message) = match e {
         AppendError::Invalid(BatchError::ChecksumMismatch { stored, computed }) => (
@@ -226,10 +252,18 @@ async fn owner(
         // Wait for work, or until the flush policy's deadline.
         let cmd = match part.flush_decision(broker.now_ms()) {
             FlushDecision::SyncNow => rx.try_recv().ok(),
-            FlushDecision::Idle => match rx.recv().await {
-                Ok(c) => Some(c),
-                Err(_) => break,
-            },
+            FlushDecision::Idle => {
+                let next = smol::future::or(async { Some(rx.recv().await) }, async {
+                    smol::Timer::after(RETENTION_CHECK).await;
+                    None
+                })
+                .await;
+                match next {
+                    Some(Ok(c)) => Some(c),
+                    Some(Err(_)) => break,
+                    None => None,
+                }
+            }
             FlushDecision::WaitUntil(t) => {
                 let wait = Duration::from_millis(t.saturating_sub(broker.now_ms()));
                 smol::future::or(async { rx.recv().await.ok() }, async {
@@ -335,6 +369,7 @@ async fn owner(
                 true
             }
         });
+        apply_retention(&mut part, &broker, &name);
         publish(&part, &shared, &broker);
         if let Some(reply) = close {
             shared.closed.store(true, Ordering::Release);
