@@ -300,3 +300,79 @@ impl Backend for FileBackend {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::FullPolicy;
+
+    #[test]
+    fn creation_beyond_free_space_names_dir_needed_and_free() {
+        let parent = std::env::temp_dir().join(format!("pipit-nospace-{}", std::process::id()));
+        std::fs::create_dir_all(&parent).unwrap();
+        let free = free_bytes(&parent).unwrap();
+        // 64 slots of up to 2 GiB: more than this machine's free space, or skip.
+        let cfg = RingConfig {
+            slots: 64,
+            segment_bytes: i32::MAX as u32,
+            index_interval: 4096,
+            policy: FullPolicy::OverwriteOldest,
+        };
+        if cfg.reserved_bytes() <= free {
+            eprintln!("skipped: {free} bytes free is more than the test ring");
+            return;
+        }
+        let dir = parent.join("t-0");
+        match FileBackend::create(&dir, &cfg) {
+            Err(e @ DirError::NoSpace { .. }) => {
+                let DirError::NoSpace {
+                    dir: d,
+                    needed,
+                    free: f,
+                } = &e
+                else {
+                    unreachable!()
+                };
+                assert_eq!(d, &dir);
+                assert_eq!(*needed, cfg.reserved_bytes());
+                assert!(*f < *needed);
+                let msg = e.to_string();
+                assert!(
+                    msg.contains(&dir.display().to_string()) && msg.contains(&needed.to_string())
+                );
+            }
+            Err(e) => panic!("wrong error: {e}"),
+            Ok(_) => panic!("created a ring larger than the disk"),
+        }
+        assert!(!dir.exists(), "nothing is written when the check fails");
+        let _ = std::fs::remove_dir_all(parent);
+    }
+
+    #[test]
+    fn relabel_renames_all_three_files_and_reopen_keeps_labels() {
+        let dir = std::env::temp_dir().join(format!("pipit-relabel-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cfg = RingConfig {
+            slots: 2,
+            segment_bytes: 4096,
+            index_interval: 512,
+            policy: FullPolicy::OverwriteOldest,
+        };
+        let mut b = FileBackend::create(&dir, &cfg).unwrap();
+        b.relabel(1, Some(42)).unwrap();
+        for ext in ["log", "index", "timeindex"] {
+            assert!(dir.join(format!("00000000000000000042.{ext}")).exists());
+        }
+        // A crash between renames leaves index files behind: they are re-paired.
+        std::fs::rename(
+            dir.join("00000000000000000042.index"),
+            dir.join("free-07.index"),
+        )
+        .unwrap();
+        let b = FileBackend::open(&dir, &cfg).unwrap();
+        let labels: Vec<Option<u64>> = (0..2).map(|n| b.label(n)).collect();
+        assert!(labels.contains(&Some(42)) && labels.contains(&None));
+        assert!(dir.join("00000000000000000042.index").exists());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
