@@ -158,6 +158,8 @@ fn produce_and_consume_500k_records_against_dd() {
     let (first_secs, _) = kcat_produce(&addr, "bench", &payload, "1");
     let (steady_secs, kcat_cpu) = kcat_produce(&addr, "bench", &payload, "1");
     let (all_secs, _) = kcat_produce(&addr, "bench", &payload, "all");
+    // The client's own ceiling: acks=0 waits for nothing on the broker side.
+    let (zero_secs, zero_cpu) = kcat_produce(&addr, "bench", &payload, "0");
     let steady_mbs = mb / steady_secs;
     let p = py_venv(
         "perf_produce.py",
@@ -181,6 +183,7 @@ fn produce_and_consume_500k_records_against_dd() {
          | **produce acks=1, kcat, ring wrapping (steady state)** | **{steady_mbs:.0} MB/s, {:.0} records/s; kcat CPU {kcat_cpu:.2} s over {steady_secs:.2} s** |\n\
          | **produce / dd (fdatasync)** (target ≥ 0.7) | **{:.2}** |\n\
          | produce acks=all, kcat, steady state | {:.0} MB/s |\n\
+         | produce acks=0, kcat (the client's ceiling on this machine) | {:.0} MB/s, kcat CPU {zero_cpu:.2} s over {zero_secs:.2} s |\n\
          | produce acks=1, confluent-kafka from Python | {:.0} records/s, {:.0} MB/s; client CPU {:.2} s over {:.2} s (client-bound near 100%) |\n\
          | produce latency (Python client, send → ack) | avg {} ms, p50 {} ms, p95 {} ms, p99 {} ms, p99.9 {} ms, max {} ms |\n\
          | consume, kcat to /dev/null | {:.0} MB/s, kcat CPU {kcat_ccpu:.2} s over {kcat_secs:.2} s |\n\
@@ -193,6 +196,7 @@ fn produce_and_consume_500k_records_against_dd() {
         N as f64 / steady_secs,
         steady_mbs / dd_sync,
         mb / all_secs,
+        mb / zero_secs,
         f("records_per_sec"),
         f("mb_per_sec") * 1.048576,
         f("client_cpu_sec"),

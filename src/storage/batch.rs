@@ -26,10 +26,63 @@
 
 use core::ops::Range;
 
-use crc::{CRC_32_ISCSI, Crc, Table};
+/// CRC-32C (Castagnoli), the checksum Kafka batches carry. With std it uses
+/// the `crc32c` crate (SSE4.2 / ARMv8 CRC instructions, software fallback);
+/// without std, the `crc` crate's slice-by-16 tables. Same results, one API.
+pub const CRC32C: Crc32cAlgo = Crc32cAlgo;
 
-/// CRC-32C (Castagnoli), slice-by-16 tables: the checksum Kafka batches carry.
-pub const CRC32C: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISCSI);
+/// See [`CRC32C`].
+#[derive(Debug, Clone, Copy)]
+pub struct Crc32cAlgo;
+
+#[cfg(not(feature = "std"))]
+static TABLES: crc::Crc<u32, crc::Table<16>> =
+    crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
+
+/// A running CRC-32C over bytes fed in pieces.
+pub struct Crc32cDigest {
+    #[cfg(feature = "std")]
+    value: u32,
+    #[cfg(not(feature = "std"))]
+    digest: crc::Digest<'static, u32, crc::Table<16>>,
+}
+
+impl Crc32cAlgo {
+    /// CRC-32C of `data`.
+    pub fn checksum(&self, data: &[u8]) -> u32 {
+        let mut d = self.digest();
+        d.update(data);
+        d.finalize()
+    }
+
+    /// Starts a running CRC-32C.
+    pub fn digest(&self) -> Crc32cDigest {
+        #[cfg(feature = "std")]
+        return Crc32cDigest { value: 0 };
+        #[cfg(not(feature = "std"))]
+        return Crc32cDigest {
+            digest: TABLES.digest(),
+        };
+    }
+}
+
+impl Crc32cDigest {
+    pub fn update(&mut self, data: &[u8]) {
+        #[cfg(feature = "std")]
+        {
+            self.value = crc32c::crc32c_append(self.value, data);
+        }
+        #[cfg(not(feature = "std"))]
+        self.digest.update(data);
+    }
+
+    pub fn finalize(self) -> u32 {
+        #[cfg(feature = "std")]
+        return self.value;
+        #[cfg(not(feature = "std"))]
+        return self.digest.finalize();
+    }
+}
 
 /// Size of the fixed batch header; records start here.
 pub const HEADER_LEN: usize = 61;
@@ -285,6 +338,19 @@ mod tests {
         let mut b = [0u8; 256];
         build_test_batch(&mut b, body, count, 1_700_000_000_000, 7).unwrap();
         b
+    }
+
+    #[test]
+    fn crc32c_matches_the_castagnoli_check_value_in_pieces_too() {
+        // The standard check value of CRC-32C over "123456789".
+        assert_eq!(CRC32C.checksum(b"123456789"), 0xE306_9283);
+        let mut d = CRC32C.digest();
+        d.update(b"1234");
+        d.update(b"56789");
+        assert_eq!(d.finalize(), 0xE306_9283);
+        let tables = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+        let data: std::vec::Vec<u8> = (0..10_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        assert_eq!(CRC32C.checksum(&data), tables.checksum(&data));
     }
 
     #[test]
