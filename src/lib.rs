@@ -25,17 +25,24 @@ pub mod storage;
 
 #[cfg(feature = "std")]
 pub mod log;
+
 #[cfg(feature = "std")]
 pub mod protocol;
+
 #[cfg(feature = "std")]
 pub mod server;
+
 #[cfg(feature = "std")]
 pub mod cluster;
+
 #[cfg(feature = "std")]
 pub mod groups;
+
 #[cfg(feature = "std")]
 pub mod client;
+
 #[cfg(feature = "std")]
 pub mod cli;
+
 #[cfg(feature = "std")]
 pub mod dashboard;
