@@ -2,7 +2,13 @@
 
 use std::ffi::OsString;
 
+pub mod args;
 pub mod broker;
+pub mod console_consumer;
+pub mod console_producer;
+pub mod consumer_perf_test;
+pub mod producer_perf_test;
+pub mod topics;
 
 /// Logs go to stderr, one line per event: `LEVEL [module] message`.
 pub fn init_logging() {
@@ -29,6 +35,15 @@ Usage: pipit <subcommand> [options]
 Subcommands:
   broker [server.properties] [--override key=value]...
                  run a broker (Kafka's server.properties keys)
+  topics         create, list, describe, alter, delete topics (kafka-topics.sh)
+  console-producer
+                 produce stdin lines to a topic (kafka-console-producer.sh)
+  console-consumer
+                 print a topic's records (kafka-console-consumer.sh)
+  producer-perf-test
+                 measure produce throughput and latency (kafka-producer-perf-test.sh)
+  consumer-perf-test
+                 measure consume throughput (kafka-consumer-perf-test.sh)
   help           print this text
 
 Options:
@@ -49,6 +64,11 @@ pub fn run(args: Vec<OsString>) -> i32 {
             0
         }
         "broker" => broker::run(args),
+        "topics" => topics::run(args),
+        "console-producer" => console_producer::run(args),
+        "console-consumer" => console_consumer::run(args),
+        "producer-perf-test" => producer_perf_test::run(args),
+        "consumer-perf-test" => consumer_perf_test::run(args),
         "-V" | "--version" => {
             println!("pipit {}", env!("CARGO_PKG_VERSION"));
             0

@@ -1,7 +1,17 @@
 //! The client layer: pipit's own Kafka client, speaking only the wire protocol.
 //!
-//! Record batches and codecs, partitioners; the network client is being built.
+//! `conn` (one broker connection, version negotiation) → `cluster` (bootstrap,
+//! metadata, connection pool) → `producer`/`sender`, `consumer`, `admin`; record
+//! batches in `records`, codecs in `compression`, key placement in `partitioner`.
+//! Settings use Kafka's property names (`config`). Works against any Kafka broker.
 
+pub mod admin;
+pub mod cluster;
 pub mod compression;
+pub mod config;
+pub mod conn;
+pub mod consumer;
 pub mod partitioner;
+pub mod producer;
 pub mod records;
+mod sender;

@@ -1,0 +1,346 @@
+//! The producer: partitions records, batches them per partition, sends Produce to leaders.
+//!
+//! [`Producer::send`] picks the partition (explicit, or the configured
+//! partitioner), appends the record to that partition's open batch and returns a
+//! [`DeliveryFuture`] at once. A background sender task sends a batch when it
+//! reaches `batch.size`, when `linger.ms` has passed, or on [`Producer::flush`]; all
+//! ready batches for one leader go in one Produce request, and each leader has at
+//! most one request in flight, so each partition has at most one batch in flight.
+//! A retriable failure puts the batch back at the head of its queue (after
+//! `retry.backoff.ms` and a metadata refresh), so retries never reorder a partition.
+//! Memory is bounded by `buffer.memory` (send waits), time by `delivery.timeout.ms`.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use event_listener::Event;
+
+use super::cluster::Cluster;
+use super::config::ClientConfig;
+use super::conn::ClientError;
+use super::partitioner::{self, Partitioner};
+use super::records::{BatchBuilder, Record};
+use super::sender::sender_loop;
+
+/// Where one record ended up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub partition: i32,
+    /// -1 with acks=0 (the broker does not answer).
+    pub offset: i64,
+    /// When the broker's acknowledgement arrived.
+    pub acked_at: Instant,
+}
+
+/// Shared completion slot of one batch.
+pub(super) struct BatchDone {
+    pub(super) result: OnceLock<Result<(i32, i64, Instant), ClientError>>,
+    pub(super) event: Event,
+}
+
+impl BatchDone {
+    pub(super) fn complete(&self, r: Result<(i32, i64, Instant), ClientError>) {
+        let _ = self.result.set(r);
+        self.event.notify(usize::MAX);
+    }
+}
+
+/// Resolves when the record's batch is acknowledged or has failed for good.
+pub struct DeliveryFuture {
+    done: Arc<BatchDone>,
+    index: i64,
+}
+
+/// `future.await` works as well as `future.wait().await`.
+impl std::future::IntoFuture for DeliveryFuture {
+    type Output = Result<DeliveryReport, ClientError>;
+    type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Self::Output> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.wait())
+    }
+}
+
+impl DeliveryFuture {
+    /// Waits for the outcome of this record.
+    pub async fn wait(self) -> Result<DeliveryReport, ClientError> {
+        loop {
+            if let Some(r) = self.done.result.get() {
+                return r.clone().map(|(partition, base, acked_at)| DeliveryReport {
+                    partition,
+                    offset: if base < 0 { -1 } else { base + self.index },
+                    acked_at,
+                });
+            }
+            let listener = self.done.event.listen();
+            if self.done.result.get().is_none() {
+                listener.await;
+            }
+        }
+    }
+}
+
+pub(super) struct Pending {
+    pub(super) builder: BatchBuilder,
+    pub(super) built: Option<Bytes>,
+    pub(super) done: Arc<BatchDone>,
+    pub(super) created: Instant,
+    pub(super) attempts: u32,
+    pub(super) not_before: Instant,
+}
+
+#[derive(Default)]
+pub(super) struct State {
+    pub(super) queues: HashMap<(String, i32), VecDeque<Pending>>,
+    pub(super) in_flight_partitions: HashSet<(String, i32)>,
+    pub(super) in_flight_brokers: HashSet<i32>,
+    pub(super) partition_counts: HashMap<String, u32>,
+    pub(super) leaders: HashMap<(String, i32), i32>,
+    pub(super) buffered_bytes: usize,
+    pub(super) flushing: usize,
+    pub(super) closed: bool,
+}
+
+impl State {
+    pub(super) fn idle(&self) -> bool {
+        self.queues.values().all(|q| q.is_empty()) && self.in_flight_brokers.is_empty()
+    }
+}
+
+pub(super) struct Inner {
+    pub(super) config: ClientConfig,
+    pub(super) cluster: smol::lock::Mutex<Cluster>,
+    pub(super) state: Mutex<State>,
+    pub(super) partitioner: Box<dyn Partitioner>,
+    /// Wakes the sender task.
+    pub(super) wake: Event,
+    /// Signals progress: buffer space freed, a batch completed.
+    pub(super) progress: Event,
+}
+
+/// A Kafka producer; cheap to share behind `&`.
+pub struct Producer {
+    inner: Arc<Inner>,
+    sender: Option<smol::Task<()>>,
+}
+
+pub(super) fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Upper bound on one sender wait, so a missed wake-up costs at most this.
+pub(super) const SENDER_TICK: Duration = Duration::from_millis(50);
+
+impl Producer {
+    /// Connects to the bootstrap servers and starts the sender task.
+    pub async fn new(config: ClientConfig) -> Result<Producer, ClientError> {
+        let partitioner = match config.partitioner.as_str() {
+            "default" => partitioner::default_partitioner(),
+            name => partitioner::from_name(name).map_err(ClientError::Config)?,
+        };
+        let cluster = Cluster::connect(&config).await?;
+        let inner = Arc::new(Inner {
+            config,
+            cluster: smol::lock::Mutex::new(cluster),
+            state: Mutex::new(State::default()),
+            partitioner,
+            wake: Event::new(),
+            progress: Event::new(),
+        });
+        let sender = smol::spawn(sender_loop(inner.clone()));
+        Ok(Producer {
+            inner,
+            sender: Some(sender),
+        })
+    }
+
+    /// Number of partitions of `topic`, from metadata (auto-creating like Kafka's producer).
+    pub async fn partitions(&self, topic: &str) -> Result<u32, ClientError> {
+        if let Some(n) = lock(&self.inner.state).partition_counts.get(topic) {
+            return Ok(*n);
+        }
+        refresh_topic(&self.inner, topic).await?;
+        lock(&self.inner.state)
+            .partition_counts
+            .get(topic)
+            .copied()
+            .ok_or_else(|| ClientError::UnknownTopic(topic.to_string()))
+    }
+
+    /// Queues `record` for `topic` (and `partition`, or the partitioner's choice).
+    pub async fn send(
+        &self,
+        topic: &str,
+        partition: Option<i32>,
+        record: Record,
+    ) -> Result<DeliveryFuture, ClientError> {
+        let count = self.partitions(topic).await?;
+        let partition = match partition {
+            Some(p) if p >= 0 && (p as u32) < count => p,
+            Some(p) => {
+                return Err(ClientError::Config(format!(
+                    "partition {p} of topic '{topic}' does not exist (it has {count} partitions)"
+                )));
+            }
+            None => self
+                .inner
+                .partitioner
+                .partition(topic, record.key.as_deref(), count) as i32,
+        };
+        let size = record.key.as_ref().map_or(0, |k| k.len())
+            + record.value.as_ref().map_or(0, |v| v.len())
+            + 32;
+        let deadline = Instant::now() + self.inner.config.delivery_timeout;
+        loop {
+            let listener = {
+                let mut st = lock(&self.inner.state);
+                if st.closed {
+                    return Err(ClientError::Config("producer is closed".into()));
+                }
+                if st.buffered_bytes == 0
+                    || st.buffered_bytes + size <= self.inner.config.buffer_memory
+                {
+                    st.buffered_bytes += size;
+                    let future = enqueue(&mut st, &self.inner.config, topic, partition, record);
+                    drop(st);
+                    self.inner.wake.notify(1);
+                    return Ok(future);
+                }
+                self.inner.progress.listen()
+            };
+            if Instant::now() >= deadline {
+                return Err(ClientError::Timeout {
+                    addr: String::new(),
+                    what: "buffer space".into(),
+                });
+            }
+            self.inner.wake.notify(1);
+            smol::future::or(listener, async {
+                smol::Timer::after(SENDER_TICK).await;
+            })
+            .await;
+        }
+    }
+
+    /// Sends everything queued now and waits until it is acknowledged or failed.
+    pub async fn flush(&self) -> Result<(), ClientError> {
+        lock(&self.inner.state).flushing += 1;
+        self.inner.wake.notify(1);
+        let deadline =
+            Instant::now() + self.inner.config.delivery_timeout + self.inner.config.request_timeout;
+        let result = loop {
+            let listener = self.inner.progress.listen();
+            if lock(&self.inner.state).idle() {
+                break Ok(());
+            }
+            if Instant::now() >= deadline {
+                break Err(ClientError::Timeout {
+                    addr: String::new(),
+                    what: "flush".into(),
+                });
+            }
+            smol::future::or(listener, async {
+                smol::Timer::after(SENDER_TICK).await;
+            })
+            .await;
+        };
+        let mut st = lock(&self.inner.state);
+        st.flushing = st.flushing.saturating_sub(1);
+        result
+    }
+
+    /// Flushes, then stops the sender task.
+    pub async fn close(mut self) -> Result<(), ClientError> {
+        let r = self.flush().await;
+        lock(&self.inner.state).closed = true;
+        self.inner.wake.notify(1);
+        if let Some(task) = self.sender.take() {
+            task.await;
+        }
+        r
+    }
+}
+
+fn enqueue(
+    st: &mut State,
+    config: &ClientConfig,
+    topic: &str,
+    partition: i32,
+    record: Record,
+) -> DeliveryFuture {
+    let queue = st.queues.entry((topic.to_string(), partition)).or_default();
+    let size = record.key.as_ref().map_or(0, |k| k.len())
+        + record.value.as_ref().map_or(0, |v| v.len())
+        + record
+            .headers
+            .iter()
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, |v| v.len()) + 10)
+            .sum::<usize>()
+        + 24;
+    // A record larger than batch.size still gets a batch of its own.
+    let fits = |p: &Pending| {
+        p.built.is_none()
+            && (p.builder.is_empty() || p.builder.estimated_size() + size <= config.batch_size)
+    };
+    if !queue.back().is_some_and(fits) {
+        let now = Instant::now();
+        queue.push_back(Pending {
+            builder: BatchBuilder::new(config.compression),
+            built: None,
+            done: Arc::new(BatchDone {
+                result: OnceLock::new(),
+                event: Event::new(),
+            }),
+            created: now,
+            attempts: 0,
+            not_before: now,
+        });
+    }
+    let Some(batch) = queue.back_mut() else {
+        unreachable!("a batch was just pushed")
+    };
+    let index = batch.builder.len() as i64;
+    batch.builder.push(record);
+    DeliveryFuture {
+        done: batch.done.clone(),
+        index,
+    }
+}
+
+/// Re-reads metadata for `topic` (auto-creating it), retrying while leaders are being elected.
+pub(super) async fn refresh_topic(inner: &Inner, topic: &str) -> Result<(), ClientError> {
+    let deadline = Instant::now() + inner.config.request_timeout;
+    let mut cluster = inner.cluster.lock().await;
+    loop {
+        let r = cluster.refresh(&[topic.to_string()], true).await;
+        let complete = cluster.topic(topic).is_some_and(|t| {
+            !t.partitions.is_empty() && t.partitions.iter().all(|p| p.leader >= 0)
+        });
+        match r {
+            Ok(()) if complete => break,
+            Err(e) if !e.is_retriable() => return Err(e),
+            _ if Instant::now() >= deadline => {
+                return Err(ClientError::Timeout {
+                    addr: String::new(),
+                    what: format!("leaders of topic '{topic}'"),
+                });
+            }
+            _ => {
+                smol::Timer::after(inner.config.retry_backoff.max(Duration::from_millis(10))).await
+            }
+        };
+    }
+    let Some(meta) = cluster.topic(topic) else {
+        return Err(ClientError::UnknownTopic(topic.to_string()));
+    };
+    let mut st = lock(&inner.state);
+    st.partition_counts
+        .insert(topic.to_string(), meta.partitions.len() as u32);
+    for p in &meta.partitions {
+        st.leaders
+            .insert((topic.to_string(), p.partition), p.leader);
+    }
+    Ok(())
+}
