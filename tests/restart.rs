@@ -118,3 +118,33 @@ fn topic_configs_and_partitions_survive_restart() {
         "topic config after restart: {r:?}"
     );
 }
+
+/// A partition directory that the metadata does not know (a create or delete
+/// cut short by a power cut) must not stop the topic from being created.
+#[test]
+fn leftover_partition_directory_does_not_block_topic_creation() {
+    let broker = Broker::start(&[]);
+    let stale = broker.data_dir().join("left-0");
+    std::fs::create_dir_all(&stale).unwrap();
+    for ext in ["log", "index", "timeindex"] {
+        std::fs::write(stale.join(format!("00000000000000000005.{ext}")), b"junk").unwrap();
+    }
+    let addr = broker.addr();
+    common::clients::kcat_ok(&["-b", &addr, "-t", "left", "-P"], Some(b"hello\n"));
+    let out = common::clients::kcat_ok(
+        &[
+            "-b",
+            &addr,
+            "-t",
+            "left",
+            "-C",
+            "-o",
+            "beginning",
+            "-e",
+            "-f",
+            "%s\n",
+        ],
+        None,
+    );
+    assert_eq!(out.trim(), "hello", "{}", broker.log_tail());
+}

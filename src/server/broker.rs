@@ -319,6 +319,9 @@ impl Broker {
         let mut handles = Vec::new();
         for p in 0..partitions as u32 {
             let dir = self.partition_dir(name, p);
+            // A directory not in the metadata is left over from a create or
+            // delete cut short by a crash: it holds nothing anyone acked.
+            let _ = std::fs::remove_dir_all(&dir);
             let part = Partition::create(&dir, cfg.values()).map_err(|e| {
                 for q in 0..=p {
                     let _ = std::fs::remove_dir_all(self.partition_dir(name, q));
@@ -425,6 +428,9 @@ impl Broker {
         }
         for p in have as u32..total as u32 {
             let dir = self.partition_dir(name, p);
+            // A directory not in the metadata is left over from a create or
+            // delete cut short by a crash: it holds nothing anyone acked.
+            let _ = std::fs::remove_dir_all(&dir);
             let part = Partition::create(&dir, &values)
                 .map_err(|e| AdminError::new(ErrorCode::KafkaStorageError, e.to_string()))?;
             let h = partition_task::spawn(part, self.clone(), name, p);
