@@ -253,6 +253,7 @@ fn every_accepted_version_round_trips_a_default_request() {
         CreateTopics => CreateTopicsRequest,
         DeleteTopics => DeleteTopicsRequest,
         InitProducerId => InitProducerIdRequest,
+        FindCoordinator => FindCoordinatorRequest,
         DescribeConfigs => DescribeConfigsRequest,
         AlterConfigs => AlterConfigsRequest,
         CreatePartitions => CreatePartitionsRequest,
