@@ -11,6 +11,9 @@ help:
 	@echo "make nostd      build the storage layer without std or alloc ($(NOSTD_TARGET))"
 	@echo "make lint       cargo fmt --check and clippy -D warnings"
 	@echo "make bench      benchmarks; results go to BENCHMARKS.md"
+	@echo "make cross BOARD=rpi4   static binary for a board (boards/README.md)"
+	@echo "make test-arm   board binaries under qemu-user"
+	@echo "make footprint  binary sizes, RSS, start time, write amplification"
 
 build:
 	$(CARGO) build --release
@@ -19,10 +22,13 @@ run: build
 	./target/release/pipit broker $(if $(CONFIG),$(CONFIG),) $(ARGS)
 
 # Everything CI runs. test-deps installs Kafka clients (kcat, confluent-kafka,
-# kafka-python) the integration tests talk to the broker with.
+# kafka-python) the integration tests talk to the broker with; test-arm then
+# cross-builds the board binaries and runs them under qemu-user (a board whose
+# toolchain cannot be installed here is skipped with the reason).
 test: test-deps lint nostd
 	$(CARGO) build --release
 	$(CARGO) test --release -- --test-threads=2
+	@tools/test-arm.sh
 
 test-deps:
 	@tools/test-deps.sh
