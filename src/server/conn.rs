@@ -19,8 +19,11 @@ use super::broker::Broker;
 use super::handlers::{self, Reply};
 use crate::protocol::{DecodeError, decode_request_bytes, unsupported_version_response};
 
-/// Requests a connection may have in flight before the reader waits.
-pub const MAX_IN_FLIGHT: usize = 16;
+/// Requests a connection may have in flight before the reader waits. With
+/// 1 MB produce batches this bounds a connection's buffers to a few MB (peak
+/// RSS is a budget on a Pi) while still letting one fdatasync cover several
+/// requests.
+pub const MAX_IN_FLIGHT: usize = 8;
 
 enum Frame {
     Data(Vec<u8>),

@@ -20,8 +20,9 @@ use crate::log::partition::Partition;
 use crate::protocol::error::ErrorCode;
 use crate::storage::{AppendError, BatchError, ReadError};
 
-/// Commands queued per partition before senders wait (backpressure).
-const QUEUE: usize = 64;
+/// Commands queued per partition before senders wait (backpressure; each
+/// append holds its batch, so this also bounds memory).
+const QUEUE: usize = 16;
 /// How often an idle owner wakes to apply `retention.ms` (Kafka checks every
 /// 5 minutes; a check here only reads in-memory slot state).
 const RETENTION_CHECK: Duration = Duration::from_secs(1);

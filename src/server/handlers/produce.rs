@@ -117,7 +117,11 @@ pub async fn handle(
                 if let Err((code, msg)) = precheck(&records, max, version) {
                     return partition_error(index, code, Some(msg));
                 }
-                match handle.append(records.to_vec(), acks != 0).await {
+                // Copy out (the batch is stamped in place) and let the request
+                // frame go now, not after the sync: it bounds memory per request.
+                let batch = records.to_vec();
+                drop(records);
+                match handle.append(batch, acks != 0).await {
                     Ok(ok) => {
                         let mut p = partition_error(index, ErrorCode::None, None);
                         p.base_offset = ok.base_offset;
