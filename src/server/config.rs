@@ -162,8 +162,7 @@ impl fmt::Display for ConfigWarning {
 
 const UNUSED: &str = "pipit does not use it";
 const NO_THREADS: &str = "pipit runs one async executor, not thread pools";
-const NO_ZK: &str =
-    "pipit has no ZooKeeper or KRaft quorum; the controller is elected among cluster peers";
+const NO_ZK: &str = "pipit has no ZooKeeper or KRaft quorum (a single broker is its own controller; clustering is not built yet)";
 const ONLY_PLAINTEXT: &str = "only PLAINTEXT listeners are supported";
 
 /// Common Kafka broker keys pipit accepts and ignores, with why.
