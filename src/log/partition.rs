@@ -13,11 +13,13 @@ use std::path::{Path, PathBuf};
 
 use super::file_backend::{DirError, FileBackend};
 use super::flush::{FlushDecision, FlushPolicy};
+use super::producer_state::{ProducerStates, SeqCheck};
 use super::state_file::{StateFile, StateFileError};
 use super::topic_config::{Durability, RingFullPolicy, TopicValues};
+use crate::storage::batch::{HEADER_LEN, header_bytes};
 use crate::storage::{
-    AppendError, Appended, Checkpoint, FullPolicy, OpenError, ReadError, RecoveryReport, Ring,
-    RingConfig,
+    AppendError, BatchError, BatchHeader, Checkpoint, FullPolicy, OpenError, ReadError,
+    RecoveryReport, Ring, RingConfig,
 };
 
 /// Why a partition could not be created or opened.
@@ -45,6 +47,38 @@ impl std::fmt::Display for PartitionError {
 
 impl std::error::Error for PartitionError {}
 
+/// Where an append went, or the batch it repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendOutcome {
+    pub base_offset: u64,
+    pub last_offset: u64,
+    /// An idempotent producer's retry of a batch already written: nothing was
+    /// written and the offsets are the original ones.
+    pub duplicate: bool,
+}
+
+/// Why an append was refused; nothing was written.
+#[derive(Debug)]
+pub enum AppendFailure {
+    Storage(AppendError<io::Error>),
+    /// The producer's epoch is older than the one this partition knows.
+    InvalidProducerEpoch {
+        current: i16,
+        got: i16,
+    },
+    /// The batch's first sequence does not follow the producer's last batch.
+    OutOfOrderSequence {
+        expected: i32,
+        got: i32,
+    },
+}
+
+impl From<AppendError<io::Error>> for AppendFailure {
+    fn from(e: AppendError<io::Error>) -> Self {
+        AppendFailure::Storage(e)
+    }
+}
+
 /// The ring shape a topic's values ask for.
 pub fn ring_config(v: &TopicValues) -> RingConfig {
     RingConfig {
@@ -66,6 +100,7 @@ pub struct Partition {
     checkpoint: StateFile<Checkpoint>,
     flush: FlushPolicy,
     high_watermark: u64,
+    producers: ProducerStates,
 }
 
 impl Partition {
@@ -84,6 +119,7 @@ impl Partition {
             checkpoint,
             flush: flush_policy(values),
             high_watermark: 0,
+            producers: ProducerStates::default(),
         };
         p.write_checkpoint()?;
         Ok(p)
@@ -109,8 +145,24 @@ impl Partition {
             ring,
             checkpoint,
             flush: flush_policy(values),
+            producers: ProducerStates::default(),
         };
         p.write_checkpoint()?;
+        // Idempotent producers' windows, from the newest slot's batches.
+        let producers = &mut p.producers;
+        p.ring
+            .for_each_header_in_active_slot(|h| {
+                if h.producer_id >= 0 {
+                    producers.record(
+                        h.producer_id,
+                        h.producer_epoch,
+                        h.base_sequence,
+                        h.records_count,
+                        h.base_offset as u64,
+                    );
+                }
+            })
+            .map_err(|e| PartitionError::Io(io::Error::other(format!("{e:?}"))))?;
         Ok((p, report))
     }
 
@@ -122,8 +174,50 @@ impl Partition {
         &mut self,
         batch: &mut [u8],
         now_ms: u64,
-    ) -> Result<Appended, AppendError<io::Error>> {
+    ) -> Result<AppendOutcome, AppendFailure> {
+        let head = header_bytes(batch).ok_or(AppendError::Invalid(BatchError::Truncated {
+            have: batch.len(),
+            need: HEADER_LEN,
+        }))?;
+        let h = BatchHeader::parse(head).map_err(AppendError::Invalid)?;
+        let idempotent = h.producer_id >= 0;
+        if idempotent {
+            let seq = self.producers.check(
+                h.producer_id,
+                h.producer_epoch,
+                h.base_sequence,
+                h.records_count,
+            );
+            match seq {
+                SeqCheck::Append => {}
+                SeqCheck::Duplicate { base_offset } => {
+                    return Ok(AppendOutcome {
+                        base_offset,
+                        last_offset: base_offset + h.last_offset_delta as u64,
+                        duplicate: true,
+                    });
+                }
+                SeqCheck::InvalidEpoch { current } => {
+                    return Err(AppendFailure::InvalidProducerEpoch {
+                        current,
+                        got: h.producer_epoch,
+                    });
+                }
+                SeqCheck::OutOfOrder { expected, got } => {
+                    return Err(AppendFailure::OutOfOrderSequence { expected, got });
+                }
+            }
+        }
         let a = self.ring.append(batch, 0)?;
+        if idempotent {
+            self.producers.record(
+                h.producer_id,
+                h.producer_epoch,
+                h.base_sequence,
+                h.records_count,
+                a.base_offset,
+            );
+        }
         self.flush
             .on_append(now_ms, a.last_offset - a.base_offset + 1);
         if self.flush.durability() == Durability::Replicated {
@@ -134,7 +228,11 @@ impl Partition {
             self.write_checkpoint()
                 .map_err(|e| AppendError::Io(io::Error::other(e.to_string())))?;
         }
-        Ok(a)
+        Ok(AppendOutcome {
+            base_offset: a.base_offset,
+            last_offset: a.last_offset,
+            duplicate: false,
+        })
     }
 
     /// What the flush policy says now.

@@ -57,6 +57,8 @@ pub enum ErrorCode {
     InvalidReplicaAssignment,
     /// Not retriable: a configuration value is invalid.
     InvalidConfig,
+    /// Not retriable: the transactional id may not be used (pipit has no transactions).
+    TransactionalIdAuthorizationFailed,
     /// Not retriable: the request is malformed or inconsistent.
     InvalidRequest,
     /// Not retriable: the request breaks a broker policy.
@@ -109,6 +111,7 @@ impl ErrorCode {
             InvalidPartitions => 37,
             InvalidReplicationFactor => 38,
             InvalidReplicaAssignment => 39,
+            TransactionalIdAuthorizationFailed => 53,
             InvalidConfig => 40,
             InvalidRequest => 42,
             PolicyViolation => 44,
@@ -159,6 +162,7 @@ mod tests {
             (UnsupportedVersion, 35),
             (TopicAlreadyExists, 36),
             (InvalidReplicaAssignment, 39),
+            (TransactionalIdAuthorizationFailed, 53),
             (InvalidConfig, 40),
             (InvalidRequest, 42),
             (KafkaStorageError, 56),

@@ -9,8 +9,9 @@
 
 use kafka_protocol::messages::ApiKey;
 
-/// InitProducerId is reserved: in the table, advertised only once idempotence lands.
-pub const ADVERTISE_INIT_PRODUCER_ID: bool = false;
+/// InitProducerId (idempotent producers) is served; a switch kept so it can be
+/// withdrawn in one place.
+pub const ADVERTISE_INIT_PRODUCER_ID: bool = true;
 
 /// One row of the version table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +52,7 @@ pub const API_TABLE: &[ApiSupport] = &[
     // Always answered with this broker. Also what makes librdkafka ≤2.x turn
     // on LZ4 (its LZ4 feature depends on FindCoordinator v0 being advertised).
     row(ApiKey::FindCoordinator, 0, 4),
-    // Reserved: advertised later, when idempotent produce is implemented.
+    // Idempotent producers (no transactions: a transactional id is refused).
     ApiSupport {
         advertised: ADVERTISE_INIT_PRODUCER_ID,
         ..row(ApiKey::InitProducerId, 0, 4)
@@ -94,7 +95,7 @@ mod tests {
     }
 
     #[test]
-    fn init_producer_id_is_reserved_not_advertised() {
+    fn init_producer_id_follows_its_switch() {
         assert!(API_TABLE.iter().any(|r| r.key == ApiKey::InitProducerId));
         assert_eq!(
             lookup(ApiKey::InitProducerId).is_some(),

@@ -105,6 +105,8 @@ pub struct Broker {
     /// (wakes long-polling fetches).
     pub data_changed: Event,
     shutting_down: AtomicBool,
+    /// The next idempotent producer id; persisted before one is handed out.
+    producer_ids: Mutex<(StateFile<i64>, i64)>,
 }
 
 /// Kafka's legal topic names: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
@@ -140,6 +142,8 @@ impl Broker {
         let (meta, saved) = StateFile::<MetaFile>::open(dir.join("pipit-meta"))
             .map_err(|e| format!("{}: {e}", dir.display()))?;
         let defaults = config.topic_defaults();
+        let (pid_file, next_pid) = StateFile::<i64>::open(dir.join("pipit-producer-ids"))
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
         let broker = Arc::new(Broker {
             cluster_id: format!("pipit-{}", config.broker_id),
             advertised,
@@ -149,6 +153,7 @@ impl Broker {
             started: Instant::now(),
             data_changed: Event::new(),
             shutting_down: AtomicBool::new(false),
+            producer_ids: Mutex::new((pid_file, next_pid.unwrap_or(0))),
             config,
         });
         for t in saved.unwrap_or_default().topics {
@@ -180,6 +185,18 @@ impl Broker {
             broker.write_topics().insert(t.name, topic);
         }
         Ok(broker)
+    }
+
+    /// Hands out a new idempotent producer id, never reused across restarts
+    /// (the counter is persisted before the id is returned).
+    pub fn allocate_producer_id(&self) -> Result<i64, AdminError> {
+        let mut ids = self.producer_ids.lock().unwrap_or_else(|e| e.into_inner());
+        let id = ids.1;
+        ids.0.write(&(id + 1)).map_err(|e| {
+            AdminError::new(ErrorCode::KafkaStorageError, format!("producer ids: {e}"))
+        })?;
+        ids.1 = id + 1;
+        Ok(id)
     }
 
     /// Milliseconds since the broker started (monotonic; for flush policy).

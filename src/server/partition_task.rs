@@ -16,7 +16,7 @@ use smol::channel::{Receiver, Sender, bounded};
 
 use super::broker::Broker;
 use crate::log::flush::FlushDecision;
-use crate::log::partition::Partition;
+use crate::log::partition::{AppendFailure, Partition};
 use crate::protocol::error::ErrorCode;
 use crate::storage::{AppendError, BatchError, ReadError};
 
@@ -209,7 +209,22 @@ fn apply_retention(part: &mut Partition, broker: &Broker, name: &str) {
     }
 }
 
-fn append_fail(e: AppendError<std::io::Error>, name: &str) -> AppendFail {
+fn append_fail(e: AppendFailure, name: &str) -> AppendFail {
+    let e = match e {
+        AppendFailure::Storage(e) => e,
+        AppendFailure::InvalidProducerEpoch { current, got } => {
+            return AppendFail {
+                code: ErrorCode::InvalidProducerEpoch,
+                message: format!("producer epoch {got} is older than {current}"),
+            };
+        }
+        AppendFailure::OutOfOrderSequence { expected, got } => {
+            return AppendFail {
+                code: ErrorCode::OutOfOrderSequenceNumber,
+                message: format!("expected sequence {expected}, got {got}"),
+            };
+        }
+    };
     let (code, message) = match e {
         AppendError::Invalid(BatchError::ChecksumMismatch { stored, computed }) => (
             ErrorCode::CorruptMessage,

@@ -443,6 +443,27 @@ impl<B: Backend> Ring<B> {
         Some((s.base, s.next, s.max_ts))
     }
 
+    /// Calls `f` with the header of every batch of the newest slot, oldest
+    /// first (idempotent-producer state is rebuilt from them at open).
+    pub fn for_each_header_in_active_slot(
+        &mut self,
+        mut f: impl FnMut(&BatchHeader),
+    ) -> Result<(), ReadError<B::Error>> {
+        let Some(&n) = self.order.last() else { return Ok(()) };
+        let Some(s) = self.slot(n).cloned() else { return Ok(()) };
+        let mut pos = 0u32;
+        while pos < s.size {
+            if let Some(h) = s.hole_at(pos) {
+                pos = h.end;
+                continue;
+            }
+            let h = self.read_header(n, pos)?;
+            f(&h);
+            pos += h.total_len() as u32;
+        }
+        Ok(())
+    }
+
     fn read_header(&mut self, slot: u16, pos: u32) -> Result<BatchHeader, ReadError<B::Error>> {
         let mut head = [0u8; batch::HEADER_LEN];
         self.backend

@@ -80,8 +80,7 @@ while partitions(main) != 3 and more():
     time.sleep(0.2)
 out["partitions_after"] = partitions(main)
 
-# TODO(pipit): drop enable_idempotence=False once the broker implements InitProducerId.
-p = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
+p = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
 p.send(main, key=b"new", value=b"in-partition-2", partition=2).get(timeout=15)
 p.close(timeout=5)
 out["unflushed"] = 0

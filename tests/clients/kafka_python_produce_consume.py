@@ -12,18 +12,14 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from records import deadline, emit, record, text
 
 bootstrap, prefix, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-major = int(kafka.__version__.split(".")[0])
 runs = {}
 for acks in (0, 1, "all"):
     tag = str(acks)
     topic = "%s-%s" % (prefix, tag)
-    extra = {}
-    if major >= 3:
-        # kafka-python 3 turns idempotence on by default, which needs InitProducerId.
-        # TODO(pipit): flip to the default once the broker implements InitProducerId.
-        extra["enable_idempotence"] = False
+    # kafka-python 3 keeps its idempotence default (on for acks=all: InitProducerId
+    # and sequence numbers; turned off by itself for acks 0 and 1).
     p = KafkaProducer(bootstrap_servers=bootstrap, acks=acks, linger_ms=5,
-                      request_timeout_ms=20000, **extra)
+                      request_timeout_ms=20000)
     futures, errors, offsets = [], [], []
     for i in range(count):
         k, v, h = record(tag, i)

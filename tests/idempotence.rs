@@ -1,0 +1,154 @@
+//! Idempotent producers: unmodified clients with idempotence on, and the
+//! broker's duplicate / sequence / epoch checks on the wire, across a restart.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use common::Broker;
+use common::clients::py_venv;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{
+    ApiKey, InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse,
+    RequestHeader, ResponseHeader,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
+use pipit::storage::batch::{CRC32C, build_test_batch};
+
+#[test]
+fn idempotent_clients_produce_every_record_exactly_once() {
+    let broker = Broker::start(&[]);
+    let r = py_venv("idempotent_produce.py", &[&broker.addr(), "idem", "50"]);
+    let ctx = format!("{r:?}\n{}", broker.log_tail());
+    assert!(r.get("errors").arr().is_empty(), "{ctx}");
+    for (client, tag) in [("kafka_python", "kp"), ("confluent", "ck")] {
+        let got = r.get(client).strings();
+        let want: Vec<String> = (0..50).map(|i| format!("{tag}-{i}")).collect();
+        assert_eq!(got, want, "{client}: {ctx}");
+    }
+}
+
+/// Sends `req` and returns the response body (after a v0 or v1 response header).
+fn call<R: Encodable + HeaderVersion>(
+    s: &mut TcpStream,
+    key: ApiKey,
+    v: i16,
+    req: &R,
+    response_header: i16,
+) -> Bytes {
+    let mut h = RequestHeader::default();
+    h.request_api_key = key as i16;
+    h.request_api_version = v;
+    h.correlation_id = 1;
+    let mut body = BytesMut::new();
+    h.encode(&mut body, R::header_version(v)).unwrap();
+    req.encode(&mut body, v).unwrap();
+    s.write_all(&(body.len() as i32).to_be_bytes()).unwrap();
+    s.write_all(&body).unwrap();
+    let mut size = [0u8; 4];
+    s.read_exact(&mut size).unwrap();
+    let mut buf = vec![0u8; i32::from_be_bytes(size) as usize];
+    s.read_exact(&mut buf).unwrap();
+    let mut b = Bytes::from(buf);
+    ResponseHeader::decode(&mut b, response_header).unwrap();
+    b
+}
+
+/// A one-record batch of producer `pid`/`epoch` with sequence `seq`.
+fn batch(pid: i64, epoch: i16, seq: i32) -> Vec<u8> {
+    let mut b = vec![0u8; 61 + 20];
+    build_test_batch(&mut b, 20, 1, 1_700_000_000_000, seq as u8).unwrap();
+    b[43..51].copy_from_slice(&pid.to_be_bytes());
+    b[51..53].copy_from_slice(&epoch.to_be_bytes());
+    b[53..57].copy_from_slice(&seq.to_be_bytes());
+    let crc = CRC32C.checksum(&b[21..]);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    b
+}
+
+fn produce(s: &mut TcpStream, records: Vec<u8>) -> (i16, i64) {
+    let mut pd = PartitionProduceData::default();
+    pd.records = Some(Bytes::from(records));
+    let mut td = TopicProduceData::default();
+    td.name = StrBytes::from_static_str("seq").into();
+    td.partition_data = vec![pd];
+    let mut req = ProduceRequest::default();
+    req.acks = -1;
+    req.timeout_ms = 5000;
+    req.topic_data = vec![td];
+    let mut b = call(s, ApiKey::Produce, 7, &req, 0);
+    let resp = ProduceResponse::decode(&mut b, 7).unwrap();
+    let p = &resp.responses[0].partition_responses[0];
+    (p.error_code, p.base_offset)
+}
+
+fn connect(addr: &str) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s
+}
+
+#[test]
+fn duplicates_get_their_original_offset_gaps_and_old_epochs_are_refused() {
+    let mut broker = Broker::start(&[]);
+    common::clients::kcat_ok(&["-b", &broker.addr(), "-t", "seq", "-P"], Some(b"plain\n"));
+    let mut s = connect(&broker.addr());
+    let mut b = call(
+        &mut s,
+        ApiKey::InitProducerId,
+        4,
+        &InitProducerIdRequest::default(),
+        1,
+    );
+    let init = InitProducerIdResponse::decode(&mut b, 4).unwrap();
+    assert_eq!(init.error_code, 0);
+    let (pid, epoch) = (init.producer_id.0, init.producer_epoch);
+    assert!(pid >= 0);
+    assert_eq!(produce(&mut s, batch(pid, epoch, 0)), (0, 1));
+    assert_eq!(produce(&mut s, batch(pid, epoch, 1)), (0, 2));
+    // A retry of either batch: not written again, original offset.
+    assert_eq!(produce(&mut s, batch(pid, epoch, 0)), (0, 1));
+    assert_eq!(produce(&mut s, batch(pid, epoch, 1)), (0, 2));
+    // A gap: OUT_OF_ORDER_SEQUENCE_NUMBER.
+    assert_eq!(produce(&mut s, batch(pid, epoch, 5)).0, 45);
+    // After a restart the window comes back from the log.
+    drop(s);
+    assert!(broker.sigterm_and_wait().success());
+    broker.restart();
+    let mut s = connect(&broker.addr());
+    assert_eq!(
+        produce(&mut s, batch(pid, epoch, 1)),
+        (0, 2),
+        "still a duplicate"
+    );
+    assert_eq!(produce(&mut s, batch(pid, epoch, 2)), (0, 3));
+    // An epoch bump for the same id; the old epoch is then fenced.
+    let mut req = InitProducerIdRequest::default();
+    req.producer_id = init.producer_id;
+    req.producer_epoch = epoch;
+    let mut b = call(&mut s, ApiKey::InitProducerId, 4, &req, 1);
+    let bumped = InitProducerIdResponse::decode(&mut b, 4).unwrap();
+    assert_eq!(
+        (bumped.producer_id.0, bumped.producer_epoch),
+        (pid, epoch + 1)
+    );
+    assert_eq!(produce(&mut s, batch(pid, epoch + 1, 0)), (0, 4));
+    assert_eq!(
+        produce(&mut s, batch(pid, epoch, 3)).0,
+        47,
+        "INVALID_PRODUCER_EPOCH"
+    );
+    // A new id is never one handed out before the restart.
+    let mut b = call(
+        &mut s,
+        ApiKey::InitProducerId,
+        4,
+        &InitProducerIdRequest::default(),
+        1,
+    );
+    let again = InitProducerIdResponse::decode(&mut b, 4).unwrap();
+    assert!(again.producer_id.0 > pid);
+}
