@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use common::Broker;
-use common::bench::{machine, update_section};
+use common::bench::{kcat_produce, machine, timed, update_section, write_payload_lines};
 use common::clients::py_venv;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestHeader, ResponseHeader};
@@ -102,35 +102,10 @@ fn raw_fetch_all(addr: &str, topic: &str, end: i64) -> (u64, f64) {
 }
 
 fn kcat_consume(addr: &str, topic: &str) -> (f64, f64) {
-    let script = format!(
-        "TIMEFORMAT='%R %U %S'; time (kcat -C -b {addr} -t {topic} -o beginning -e -q -f '%s' > /dev/null)"
-    );
-    timed_bash(&script)
-}
-
-/// Runs a bash snippet that ends in `time (...)` with TIMEFORMAT='%R %U %S';
-/// returns (wall seconds, CPU seconds of the timed command).
-fn timed_bash(script: &str) -> (f64, f64) {
-    let out = Command::new("bash").args(["-c", script]).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{script}: {text}");
-    let nums: Vec<f64> = text
-        .split_whitespace()
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    assert!(nums.len() >= 3, "timing: {text}");
-    let n = nums.len();
-    (nums[n - 3], nums[n - 2] + nums[n - 1])
-}
-
-/// kcat (librdkafka, C) producing N lines of SIZE-1 bytes + newline from a file.
-fn kcat_produce(addr: &str, topic: &str, file: &std::path::Path, acks: &str) -> (f64, f64) {
-    let script = format!(
-        "TIMEFORMAT='%R %U %S'; time (kcat -P -b {addr} -t {topic} -X acks={acks} -X linger.ms=5 \
-         -X batch.size=1000000 -l {})",
-        file.display()
-    );
-    timed_bash(&script)
+    let t = timed(&format!(
+        "kcat -C -b {addr} -t {topic} -o beginning -e -q -f '%s' > /dev/null"
+    ));
+    (t.wall, t.cpu)
 }
 
 #[test]
@@ -145,11 +120,7 @@ fn produce_and_consume_500k_records_against_dd() {
     let addr = broker.addr();
     let dir = broker.data_dir();
     let payload = dir.join("payload.txt");
-    let line: Vec<u8> = (0..SIZE - 1)
-        .map(|i| b'a' + (i % 26) as u8)
-        .chain([b'\n'])
-        .collect();
-    std::fs::write(&payload, line.repeat(N as usize)).unwrap();
+    write_payload_lines(&payload, N, SIZE);
     let mb = (N * SIZE) as f64 / 1e6;
 
     let dd_cache = dd_mbs(&dir, &[]);

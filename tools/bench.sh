@@ -10,3 +10,5 @@ if [ -f tests/bench_broker.rs ]; then
   echo "== broker produce/consume vs dd (librdkafka client)"
   cargo test --release --test bench_broker -- --ignored --nocapture --test-threads=1
 fi
+echo "== pipit producer-perf-test vs librdkafka (kcat, confluent-kafka)"
+cargo test --release --test bench_tools -- --ignored --nocapture --test-threads=1

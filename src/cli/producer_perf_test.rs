@@ -6,13 +6,15 @@
 //! line every 5 s and the final line use Kafka's exact formats; MB is 1024 × 1024
 //! bytes and percentiles come from the sorted latencies, as in ProducerPerformance.
 
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use super::args::{Flag, Flags, client_config, failure, now_ms, usage_error};
-use crate::client::producer::{DeliveryFuture, Producer};
+use crate::client::conn::ClientError;
+use crate::client::producer::{DeliveryFuture, DeliveryReport, Producer};
 use crate::client::records::Record;
 
 pub const USAGE: &str = "\
@@ -237,6 +239,12 @@ fn final_line(
     )
 }
 
+/// Payloads live as long as the process: static `Bytes` are cloned and dropped
+/// without touching a shared reference count (which two threads would fight over).
+fn static_bytes(v: Vec<u8>) -> Bytes {
+    Bytes::from_static(Vec::leak(v))
+}
+
 fn payloads(o: &Opts) -> Result<Vec<Bytes>, String> {
     if let Some(size) = o.record_size {
         // Kafka: one random payload of uppercase letters, reused for every record.
@@ -249,7 +257,7 @@ fn payloads(o: &Opts) -> Result<Vec<Bytes>, String> {
                 b'A' + (seed % 26) as u8
             })
             .collect();
-        return Ok(vec![Bytes::from(bytes)]);
+        return Ok(vec![static_bytes(bytes)]);
     }
     let path = o.payload_file.as_deref().unwrap_or_default();
     let text = std::fs::read_to_string(path)
@@ -257,7 +265,7 @@ fn payloads(o: &Opts) -> Result<Vec<Bytes>, String> {
     let list: Vec<Bytes> = text
         .split(o.delimiter.as_str())
         .filter(|s| !s.is_empty())
-        .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+        .map(|s| static_bytes(s.as_bytes().to_vec()))
         .collect();
     if list.is_empty() {
         return Err(format!("--payload-file {path} has no payloads"));
@@ -277,30 +285,14 @@ async fn perf(o: &Opts) -> Result<(), String> {
         .partitions(&o.topic)
         .await
         .map_err(|e| e.to_string())?;
-    let (tx, rx) = smol::channel::bounded::<(Instant, u64, DeliveryFuture)>(100_000);
     let n = o.num_records;
-    let collector = smol::spawn(async move {
-        let mut stats = Stats::new(n);
-        let mut errors = 0u64;
-        let mut first_error = None;
-        while let Ok((sent_at, size, future)) = rx.recv().await {
-            match future.wait().await {
-                Ok(report) => {
-                    let latency = report
-                        .acked_at
-                        .saturating_duration_since(sent_at)
-                        .as_millis() as u64;
-                    stats.record(latency, size, Instant::now());
-                }
-                Err(e) => {
-                    errors += 1;
-                    first_error.get_or_insert_with(|| e.to_string());
-                }
-            }
-        }
-        (stats, errors, first_error)
-    });
+    let mut stats = Stats::new(n);
+    let mut failures = Failures::default();
+    // Records in send order; finished ones are counted from the front, in the
+    // loop itself, so the tool adds no task, channel or wake-up per record.
+    let mut waiting: VecDeque<(Instant, u64, DeliveryFuture)> = VecDeque::new();
     let start = Instant::now();
+    let start_ms = now_ms();
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     for i in 0..n {
         if o.throughput > 0.0 {
@@ -315,24 +307,31 @@ async fn perf(o: &Opts) -> Result<(), String> {
         rng ^= rng << 17;
         let value = payloads[(rng % payloads.len() as u64) as usize].clone();
         let size = value.len() as u64;
+        let sent_at = Instant::now();
         let record = Record {
             key: None,
             value: Some(value),
             headers: vec![],
-            timestamp: now_ms(),
+            // One clock read per record: CreateTime from the monotonic send time.
+            timestamp: start_ms + sent_at.duration_since(start).as_millis() as i64,
         };
-        let sent_at = Instant::now();
         let future = producer
             .send(&o.topic, None, record)
             .await
             .map_err(|e| e.to_string())?;
-        if tx.send((sent_at, size, future)).await.is_err() {
-            return Err("internal error: latency collector stopped".into());
+        waiting.push_back((sent_at, size, future));
+        while let Some(r) = waiting.front().and_then(|(_, _, f)| f.try_report()) {
+            if let Some((sent_at, size, _)) = waiting.pop_front() {
+                settle(&mut stats, &mut failures, sent_at, size, r, sent_at);
+            }
         }
     }
-    drop(tx);
     let closed = producer.close().await;
-    let (mut stats, errors, first_error) = collector.await;
+    let now = Instant::now();
+    for (sent_at, size, future) in waiting {
+        let r = future.wait().await;
+        settle(&mut stats, &mut failures, sent_at, size, r, now);
+    }
     let elapsed = stats.start.min(start).elapsed().as_millis().max(1) as f64;
     stats.latencies.sort_unstable();
     println!(
@@ -347,9 +346,42 @@ async fn perf(o: &Opts) -> Result<(), String> {
         )
     );
     closed.map_err(|e| e.to_string())?;
-    match first_error {
-        Some(e) => Err(format!("{errors} of {n} records failed; first error: {e}")),
+    match failures.first {
+        Some(e) => Err(format!(
+            "{} of {n} records failed; first error: {e}",
+            failures.count
+        )),
         None => Ok(()),
+    }
+}
+
+#[derive(Default)]
+struct Failures {
+    count: u64,
+    first: Option<String>,
+}
+
+/// Counts one finished record; `now` drives the 5-second window lines.
+fn settle(
+    stats: &mut Stats,
+    failures: &mut Failures,
+    sent_at: Instant,
+    size: u64,
+    result: Result<DeliveryReport, ClientError>,
+    now: Instant,
+) {
+    match result {
+        Ok(report) => {
+            let latency = report
+                .acked_at
+                .saturating_duration_since(sent_at)
+                .as_millis() as u64;
+            stats.record(latency, size, now.max(report.acked_at));
+        }
+        Err(e) => {
+            failures.count += 1;
+            failures.first.get_or_insert_with(|| e.to_string());
+        }
     }
 }
 

@@ -14,11 +14,15 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
-use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse, RequestHeader};
+use bytes::Buf;
+use kafka_protocol::messages::{
+    ApiVersionsRequest, ApiVersionsResponse, ProduceRequest, ProduceResponse, RequestHeader,
+};
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::TcpStream;
+
+use super::produce_frame;
 
 /// Largest response frame accepted (Kafka's fetch.max.bytes default is 50 MiB).
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
@@ -141,7 +145,15 @@ pub struct Conn {
     next_correlation: i32,
     /// The broker's (min, max) per API key, from ApiVersions.
     ranges: HashMap<i16, (i16, i16)>,
+    /// The last request frame; its allocation is reused so a stream of large
+    /// Produce requests touches no fresh memory (kept up to [`MAX_KEPT_FRAME`]).
+    frame: Vec<u8>,
+    /// The batches of the Produce request being written (see [`produce_frame`]).
+    splices: Vec<produce_frame::Splice>,
 }
+
+/// Largest frame buffer a connection keeps between requests.
+const MAX_KEPT_FRAME: usize = 8 * 1024 * 1024;
 
 impl Conn {
     /// Connects to `addr` (host:port) and negotiates API versions, all within `timeout`.
@@ -165,6 +177,8 @@ impl Conn {
             timeout,
             next_correlation: 1,
             ranges: HashMap::new(),
+            frame: Vec::new(),
+            splices: Vec::new(),
         };
         conn.negotiate().await?;
         Ok(conn)
@@ -239,24 +253,22 @@ impl Conn {
     /// Sends `req` and reads no response (Produce with acks=0).
     pub async fn send_oneway<R: Request>(&mut self, req: &R) -> Result<(), ClientError> {
         let version = self.version_for(R::KEY)?;
-        let frame = self.encode_frame(R::KEY, version, req)?;
+        self.encode_frame(R::KEY, version, req)?;
         let addr = self.addr.clone();
-        let stream = &mut self.stream;
+        let (stream, frame) = (&mut self.stream, &self.frame);
         with_timeout(&addr, "write", self.timeout, async {
-            stream
-                .write_all(&frame)
-                .await
-                .map_err(|e| io_err(&addr, &e))
+            stream.write_all(frame).await.map_err(|e| io_err(&addr, &e))
         })
         .await
     }
 
+    /// Encodes one size-prefixed request frame into `self.frame`.
     fn encode_frame<R: Encodable>(
         &mut self,
         key: i16,
         version: i16,
         req: &R,
-    ) -> Result<Vec<u8>, ClientError> {
+    ) -> Result<(), ClientError> {
         let correlation_id = self.next_correlation;
         self.next_correlation = self.next_correlation.wrapping_add(1).max(1);
         let header = RequestHeader::default()
@@ -264,7 +276,11 @@ impl Conn {
             .with_request_api_version(version)
             .with_correlation_id(correlation_id)
             .with_client_id(Some(self.client_id.clone()));
-        let mut buf = BytesMut::with_capacity(64);
+        let mut buf = std::mem::take(&mut self.frame);
+        if buf.capacity() > MAX_KEPT_FRAME {
+            buf = Vec::new();
+        }
+        buf.clear();
         buf.extend_from_slice(&[0, 0, 0, 0]);
         let proto_err = |message: String| ClientError::Protocol {
             addr: self.addr.clone(),
@@ -276,7 +292,8 @@ impl Conn {
             .map_err(|e| proto_err(e.to_string()))?;
         let len = (buf.len() - 4) as u32;
         buf[0..4].copy_from_slice(&len.to_be_bytes());
-        Ok(buf.to_vec())
+        self.frame = buf;
+        Ok(())
     }
 
     /// Writes one request and returns the response body (header stripped).
@@ -288,51 +305,112 @@ impl Conn {
         req: &R,
     ) -> Result<bytes::Bytes, ClientError> {
         let correlation_id = self.next_correlation;
-        let frame = self.encode_frame(key, version, req)?;
+        self.encode_frame(key, version, req)?;
         let addr = self.addr.clone();
-        let stream = &mut self.stream;
+        let (stream, frame) = (&mut self.stream, &self.frame);
         let raw = with_timeout(&addr, "a response", self.timeout, async {
             stream
-                .write_all(&frame)
+                .write_all(frame)
                 .await
                 .map_err(|e| io_err(&addr, &e))?;
-            let mut len = [0u8; 4];
-            stream
-                .read_exact(&mut len)
-                .await
-                .map_err(|e| io_err(&addr, &e))?;
-            let len = i32::from_be_bytes(len);
-            if len < 4 || len as usize > MAX_RESPONSE_BYTES {
-                return Err(ClientError::Protocol {
-                    addr: addr.clone(),
-                    message: format!("response frame of {len} bytes"),
-                });
-            }
-            let mut body = vec![0u8; len as usize];
-            stream
-                .read_exact(&mut body)
-                .await
-                .map_err(|e| io_err(&addr, &e))?;
-            Ok(body)
+            read_frame(stream, &addr).await
         })
         .await?;
-        let mut body = bytes::Bytes::from(raw);
-        let got = body.get_i32();
-        if got != correlation_id {
-            return Err(ClientError::Protocol {
-                addr,
-                message: format!("correlation id {got}, expected {correlation_id}"),
-            });
-        }
-        if response_header_version >= 1 {
-            // Tagged fields of the flexible response header.
-            skip_tagged_fields(&mut body).map_err(|m| ClientError::Protocol {
-                addr: addr.clone(),
-                message: m,
-            })?;
-        }
-        Ok(body)
+        response_body(&addr, raw, correlation_id, response_header_version)
     }
+
+    /// Sends a Produce request without copying its batches into a buffer (see
+    /// [`produce_frame`]); `None` with acks=0, when the broker does not answer.
+    pub async fn send_produce(
+        &mut self,
+        req: &ProduceRequest,
+    ) -> Result<Option<ProduceResponse>, ClientError> {
+        let version = self.version_for(ProduceRequest::KEY)?;
+        if !(produce_frame::MIN_VERSION..=produce_frame::MAX_VERSION).contains(&version) {
+            return match req.acks {
+                0 => self.send_oneway(req).await.map(|()| None),
+                _ => self.send(req).await.map(Some),
+            };
+        }
+        let correlation_id = self.next_correlation;
+        self.next_correlation = self.next_correlation.wrapping_add(1).max(1);
+        let mut buf = std::mem::take(&mut self.frame);
+        produce_frame::encode_produce(
+            &mut buf,
+            &mut self.splices,
+            version,
+            correlation_id,
+            self.client_id.as_str(),
+            req,
+        );
+        self.frame = buf;
+        let addr = self.addr.clone();
+        let (stream, frame, splices) = (&mut self.stream, &self.frame, &self.splices);
+        let raw = with_timeout(&addr, "a response", self.timeout, async {
+            produce_frame::write_spliced(stream, frame, splices)
+                .await
+                .map_err(|e| io_err(&addr, &e))?;
+            match req.acks {
+                0 => Ok(None),
+                _ => read_frame(stream, &addr).await.map(Some),
+            }
+        })
+        .await;
+        // Drop the batch clones now: the producer recycles a batch's buffer once it is sole owner.
+        self.splices.clear();
+        let Some(raw) = raw? else { return Ok(None) };
+        let header_v =
+            <ProduceResponse as kafka_protocol::protocol::HeaderVersion>::header_version(version);
+        let body = response_body(&addr, raw, correlation_id, header_v)?;
+        decode_body(&addr, body, version).map(Some)
+    }
+}
+
+/// Reads one size-prefixed response frame.
+async fn read_frame(stream: &mut TcpStream, addr: &str) -> Result<Vec<u8>, ClientError> {
+    let mut len = [0u8; 4];
+    stream
+        .read_exact(&mut len)
+        .await
+        .map_err(|e| io_err(addr, &e))?;
+    let len = i32::from_be_bytes(len);
+    if len < 4 || len as usize > MAX_RESPONSE_BYTES {
+        return Err(ClientError::Protocol {
+            addr: addr.to_string(),
+            message: format!("response frame of {len} bytes"),
+        });
+    }
+    let mut body = vec![0u8; len as usize];
+    stream
+        .read_exact(&mut body)
+        .await
+        .map_err(|e| io_err(addr, &e))?;
+    Ok(body)
+}
+
+/// Checks the correlation id and strips the response header.
+fn response_body(
+    addr: &str,
+    raw: Vec<u8>,
+    correlation_id: i32,
+    response_header_version: i16,
+) -> Result<bytes::Bytes, ClientError> {
+    let mut body = bytes::Bytes::from(raw);
+    let got = body.get_i32();
+    if got != correlation_id {
+        return Err(ClientError::Protocol {
+            addr: addr.to_string(),
+            message: format!("correlation id {got}, expected {correlation_id}"),
+        });
+    }
+    if response_header_version >= 1 {
+        // Tagged fields of the flexible response header.
+        skip_tagged_fields(&mut body).map_err(|m| ClientError::Protocol {
+            addr: addr.to_string(),
+            message: m,
+        })?;
+    }
+    Ok(body)
 }
 
 /// Skips a tagged-field section (unsigned varint count, then key/len/bytes triples).

@@ -2,7 +2,8 @@
 //!
 //! `conn` (one broker connection, version negotiation) → `cluster` (bootstrap,
 //! metadata, connection pool) → `producer`/`sender`, `consumer`, `admin`; record
-//! batches in `records`, codecs in `compression`, key placement in `partitioner`.
+//! batches in `records`, codecs in `compression`, key placement in `partitioner`;
+//! `produce_frame` writes Produce requests without copying their batches.
 //! Settings use Kafka's property names (`config`). Works against any Kafka broker.
 
 pub mod admin;
@@ -12,6 +13,7 @@ pub mod config;
 pub mod conn;
 pub mod consumer;
 pub mod partitioner;
+pub mod produce_frame;
 pub mod producer;
 pub mod records;
 mod sender;

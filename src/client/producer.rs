@@ -9,6 +9,10 @@
 //! A retriable failure puts the batch back at the head of its queue (after
 //! `retry.backoff.ms` and a metadata refresh), so retries never reorder a partition.
 //! Memory is bounded by `buffer.memory` (send waits), time by `delivery.timeout.ms`.
+//! The hot path is per batch, not per record: `send` wakes the sender task only
+//! when a batch is opened or fills up (linger is the sender's own timer), and the
+//! buffers of finished batches are recycled (at most [`MAX_FREE_BUFFERS`]), so a
+//! steady stream touches no fresh memory.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -18,6 +22,7 @@ use bytes::Bytes;
 use event_listener::Event;
 
 use super::cluster::Cluster;
+use super::compression::Compression;
 use super::config::ClientConfig;
 use super::conn::ClientError;
 use super::partitioner::{self, Partitioner};
@@ -64,15 +69,21 @@ impl std::future::IntoFuture for DeliveryFuture {
 }
 
 impl DeliveryFuture {
+    /// The outcome if it is known already; never blocks.
+    pub fn try_report(&self) -> Option<Result<DeliveryReport, ClientError>> {
+        let r = self.done.result.get()?;
+        Some(r.clone().map(|(partition, base, acked_at)| DeliveryReport {
+            partition,
+            offset: if base < 0 { -1 } else { base + self.index },
+            acked_at,
+        }))
+    }
+
     /// Waits for the outcome of this record.
     pub async fn wait(self) -> Result<DeliveryReport, ClientError> {
         loop {
-            if let Some(r) = self.done.result.get() {
-                return r.clone().map(|(partition, base, acked_at)| DeliveryReport {
-                    partition,
-                    offset: if base < 0 { -1 } else { base + self.index },
-                    acked_at,
-                });
+            if let Some(r) = self.try_report() {
+                return r;
             }
             let listener = self.done.event.listen();
             if self.done.result.get().is_none() {
@@ -89,7 +100,12 @@ pub(super) struct Pending {
     pub(super) created: Instant,
     pub(super) attempts: u32,
     pub(super) not_before: Instant,
+    /// Bytes of `buffer.memory` this batch holds (released when it completes).
+    pub(super) accounted: usize,
 }
+
+/// Buffers of finished batches kept for new ones (each about `batch.size`).
+pub(super) const MAX_FREE_BUFFERS: usize = 4;
 
 #[derive(Default)]
 pub(super) struct State {
@@ -99,6 +115,8 @@ pub(super) struct State {
     pub(super) partition_counts: HashMap<String, u32>,
     pub(super) leaders: HashMap<(String, i32), i32>,
     pub(super) buffered_bytes: usize,
+    /// Recycled batch buffers, at most [`MAX_FREE_BUFFERS`].
+    pub(super) free_buffers: Vec<Vec<u8>>,
     pub(super) flushing: usize,
     pub(super) closed: bool,
 }
@@ -192,7 +210,7 @@ impl Producer {
         let size = record.key.as_ref().map_or(0, |k| k.len())
             + record.value.as_ref().map_or(0, |v| v.len())
             + 32;
-        let deadline = Instant::now() + self.inner.config.delivery_timeout;
+        let mut deadline = None;
         loop {
             let listener = {
                 let mut st = lock(&self.inner.state);
@@ -203,13 +221,18 @@ impl Producer {
                     || st.buffered_bytes + size <= self.inner.config.buffer_memory
                 {
                     st.buffered_bytes += size;
-                    let future = enqueue(&mut st, &self.inner.config, topic, partition, record);
+                    let (future, wake) =
+                        enqueue(&mut st, &self.inner.config, topic, partition, record, size);
                     drop(st);
-                    self.inner.wake.notify(1);
+                    if wake {
+                        self.inner.wake.notify(1);
+                    }
                     return Ok(future);
                 }
                 self.inner.progress.listen()
             };
+            let deadline = *deadline
+                .get_or_insert_with(|| Instant::now() + self.inner.config.delivery_timeout);
             if Instant::now() >= deadline {
                 return Err(ClientError::Timeout {
                     addr: String::new(),
@@ -269,8 +292,14 @@ fn enqueue(
     topic: &str,
     partition: i32,
     record: Record,
-) -> DeliveryFuture {
-    let queue = st.queues.entry((topic.to_string(), partition)).or_default();
+    accounted: usize,
+) -> (DeliveryFuture, bool) {
+    let State {
+        queues,
+        free_buffers,
+        ..
+    } = st;
+    let queue = queues.entry((topic.to_string(), partition)).or_default();
     let size = record.key.as_ref().map_or(0, |k| k.len())
         + record.value.as_ref().map_or(0, |v| v.len())
         + record
@@ -284,10 +313,18 @@ fn enqueue(
         p.built.is_none()
             && (p.builder.is_empty() || p.builder.estimated_size() + size <= config.batch_size)
     };
+    // The sender needs to hear of a new batch (to arm its linger timer) and of a
+    // full one (sendable now); the records in between it learns of by itself.
+    let mut wake = false;
     if !queue.back().is_some_and(fits) {
+        if let Some(full) = queue.back_mut() {
+            seal(full);
+        }
         let now = Instant::now();
+        wake = true;
+        let buffer = free_buffers.pop().unwrap_or_default();
         queue.push_back(Pending {
-            builder: BatchBuilder::new(config.compression),
+            builder: BatchBuilder::with_buffer(config.compression, buffer),
             built: None,
             done: Arc::new(BatchDone {
                 result: OnceLock::new(),
@@ -296,6 +333,7 @@ fn enqueue(
             created: now,
             attempts: 0,
             not_before: now,
+            accounted: 0,
         });
     }
     let Some(batch) = queue.back_mut() else {
@@ -303,9 +341,29 @@ fn enqueue(
     };
     let index = batch.builder.len() as i64;
     batch.builder.push(record);
-    DeliveryFuture {
-        done: batch.done.clone(),
-        index,
+    batch.accounted += accounted;
+    if batch.builder.estimated_size() >= config.batch_size {
+        seal(batch);
+        wake = true;
+    }
+    (
+        DeliveryFuture {
+            done: batch.done.clone(),
+            index,
+        },
+        wake,
+    )
+}
+
+/// Finishes a full uncompressed batch here, on the sending thread, so the sender
+/// task's path from one acknowledgement to the next request is shorter; it only
+/// fills in the header and CRC. Compressed batches are left to the sender task (a
+/// codec must not run under the state lock); so is a batch whose build fails.
+fn seal(p: &mut Pending) {
+    if p.built.is_none() && p.builder.compression() == Compression::None {
+        if let Ok(b) = p.builder.finish() {
+            p.built = Some(Bytes::from(b));
+        }
     }
 }
 

@@ -41,10 +41,12 @@ pub struct ConsumerRecord {
 
 /// Accumulates records for one partition and encodes them as they arrive, so
 /// [`BatchBuilder::estimated_size`] is exact and `build` only compresses.
+/// The buffer starts with room for the batch header, so [`BatchBuilder::finish`]
+/// of an uncompressed batch fills the header in place and copies nothing.
 #[derive(Debug, Clone)]
 pub struct BatchBuilder {
     compression: Compression,
-    /// Encoded records section, uncompressed.
+    /// `HEADER_LEN` placeholder bytes, then the encoded records, uncompressed.
     body: Vec<u8>,
     count: i32,
     base_timestamp: i64,
@@ -53,9 +55,17 @@ pub struct BatchBuilder {
 
 impl BatchBuilder {
     pub fn new(compression: Compression) -> Self {
+        Self::with_buffer(compression, Vec::new())
+    }
+
+    /// A builder that writes into `buf`'s allocation (its contents are dropped):
+    /// the producer recycles the buffers of acknowledged batches this way.
+    pub fn with_buffer(compression: Compression, mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        buf.resize(HEADER_LEN, 0);
         BatchBuilder {
             compression,
-            body: Vec::new(),
+            body: buf,
             count: 0,
             base_timestamp: -1,
             max_timestamp: -1,
@@ -78,6 +88,9 @@ impl BatchBuilder {
             nullable_len(key) + nullable_len(value) + uvar_len(zigzag64(rec.headers.len() as i64));
         for (k, v) in &rec.headers {
             len += nullable_len(Some(k.as_bytes())) + nullable_len(v.as_deref());
+        }
+        if self.body.len() < HEADER_LEN {
+            self.body.resize(HEADER_LEN, 0); // only after finish(): keep the layout valid
         }
         self.body.reserve(len + 5);
         put_varint(&mut self.body, len as i32);
@@ -110,36 +123,81 @@ impl BatchBuilder {
 
     /// Uncompressed size of the batch so far, header included.
     pub fn estimated_size(&self) -> usize {
-        HEADER_LEN + self.body.len()
+        self.body.len().max(HEADER_LEN)
+    }
+
+    /// The encoded records section, uncompressed.
+    fn records(&self) -> &[u8] {
+        self.body.get(HEADER_LEN..).unwrap_or_default()
+    }
+
+    /// The same bytes as [`BatchBuilder::build`], but an uncompressed batch is
+    /// finished in the builder's own buffer (header and CRC written in place),
+    /// without a copy. The builder is spent afterwards: push nothing more.
+    pub fn finish(&mut self) -> Result<Vec<u8>, CodecError> {
+        if self.compression != Compression::None {
+            return self.build();
+        }
+        let mut b = std::mem::take(&mut self.body);
+        if b.len() < HEADER_LEN {
+            b.resize(HEADER_LEN, 0);
+        }
+        let header = self.header(b.len());
+        if let Some(dst) = b.get_mut(..HEADER_LEN) {
+            dst.copy_from_slice(&header);
+        }
+        fill_crc(&mut b);
+        Ok(b)
+    }
+
+    /// The 61-byte v2 header of a batch of `total` bytes, CRC still zero.
+    fn header(&self, total: usize) -> [u8; HEADER_LEN] {
+        let mut h = [0u8; HEADER_LEN];
+        let fields: [&[u8]; 13] = [
+            &0i64.to_be_bytes(), // baseOffset
+            &((total - LOG_OVERHEAD) as i32).to_be_bytes(),
+            &(-1i32).to_be_bytes(), // partitionLeaderEpoch
+            &[MAGIC_V2],
+            &[0; 4], // crc, filled by fill_crc
+            &self.compression.attribute_bits().to_be_bytes(),
+            &(self.count - 1).max(0).to_be_bytes(),
+            &self.base_timestamp.to_be_bytes(),
+            &self.max_timestamp.to_be_bytes(),
+            &(-1i64).to_be_bytes(), // producerId
+            &(-1i16).to_be_bytes(), // producerEpoch
+            &(-1i32).to_be_bytes(), // baseSequence
+            &self.count.to_be_bytes(),
+        ];
+        let mut at = 0;
+        for f in fields {
+            if let Some(dst) = h.get_mut(at..at + f.len()) {
+                dst.copy_from_slice(f);
+            }
+            at += f.len();
+        }
+        debug_assert_eq!(at, HEADER_LEN);
+        h
     }
 
     /// A complete v2 batch: baseOffset 0, partitionLeaderEpoch -1, CreateTime,
     /// no producer id (-1/-1/-1), records compressed with the builder's codec.
     /// An empty builder yields a valid batch with no records (lastOffsetDelta 0).
     pub fn build(&self) -> Result<Vec<u8>, CodecError> {
-        let records = compression::compress(self.compression, &self.body)?;
+        let records = compression::compress(self.compression, self.records())?;
         let total = HEADER_LEN + records.len();
         let mut b = Vec::with_capacity(total);
-        b.extend_from_slice(&0i64.to_be_bytes()); // baseOffset
-        b.extend_from_slice(&((total - LOG_OVERHEAD) as i32).to_be_bytes());
-        b.extend_from_slice(&(-1i32).to_be_bytes()); // partitionLeaderEpoch
-        b.push(MAGIC_V2);
-        b.extend_from_slice(&[0; 4]); // crc, filled below
-        b.extend_from_slice(&self.compression.attribute_bits().to_be_bytes());
-        b.extend_from_slice(&(self.count - 1).max(0).to_be_bytes());
-        b.extend_from_slice(&self.base_timestamp.to_be_bytes());
-        b.extend_from_slice(&self.max_timestamp.to_be_bytes());
-        b.extend_from_slice(&(-1i64).to_be_bytes()); // producerId
-        b.extend_from_slice(&(-1i16).to_be_bytes()); // producerEpoch
-        b.extend_from_slice(&(-1i32).to_be_bytes()); // baseSequence
-        b.extend_from_slice(&self.count.to_be_bytes());
-        debug_assert_eq!(b.len(), HEADER_LEN);
+        b.extend_from_slice(&self.header(total));
         b.extend_from_slice(&records);
-        let crc = CRC32C.checksum(b.get(layout::CRC_START..).unwrap_or_default());
-        if let Some(dst) = b.get_mut(layout::CRC) {
-            dst.copy_from_slice(&crc.to_be_bytes());
-        }
+        fill_crc(&mut b);
         Ok(b)
+    }
+}
+
+/// Writes the CRC-32C of attributes..end into a complete batch.
+fn fill_crc(b: &mut [u8]) {
+    let crc = CRC32C.checksum(b.get(layout::CRC_START..).unwrap_or_default());
+    if let Some(dst) = b.get_mut(layout::CRC) {
+        dst.copy_from_slice(&crc.to_be_bytes());
     }
 }
 
@@ -518,6 +576,27 @@ mod tests {
             b.push(r.clone());
         }
         assert_eq!(b.estimated_size(), b.build().unwrap().len());
+    }
+
+    #[test]
+    fn finish_in_place_equals_build_for_every_codec_and_recycled_buffers() {
+        let recs = sample();
+        for c in ALL {
+            let want = build(c, &recs);
+            // A dirty recycled buffer must not leak into the batch.
+            let mut b = BatchBuilder::with_buffer(c, vec![0xAB; 3 << 20]);
+            for r in &recs {
+                b.push(r.clone());
+            }
+            let got = b.finish().unwrap();
+            assert_eq!(got, want, "{c}");
+            assert_same(&decode_batches(&got, CAP).unwrap(), &recs, 0);
+        }
+        // An uncompressed finish hands back the builder's own allocation.
+        let mut b = BatchBuilder::with_buffer(Compression::None, Vec::with_capacity(1 << 16));
+        b.push(rec(None, Some(b"v"), 1));
+        let got = b.finish().unwrap();
+        assert_eq!(got.capacity(), 1 << 16);
     }
 
     #[test]

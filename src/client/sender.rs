@@ -15,7 +15,7 @@ use kafka_protocol::messages::{ProduceRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
 use super::conn::ClientError;
-use super::producer::{Inner, Pending, SENDER_TICK, State, lock, refresh_topic};
+use super::producer::{Inner, MAX_FREE_BUFFERS, Pending, SENDER_TICK, State, lock, refresh_topic};
 
 type Ready = Vec<((String, i32), Pending)>;
 
@@ -28,6 +28,7 @@ fn take_ready(
     let mut out: HashMap<i32, Ready> = HashMap::new();
     let mut next: Option<Instant> = None;
     let hurry = st.flushing > 0 || st.closed;
+    let mut expired_bytes = 0usize;
     let keys: Vec<(String, i32)> = st
         .queues
         .iter()
@@ -49,6 +50,7 @@ fn take_ready(
                 .is_some_and(|p| now.duration_since(p.created) >= inner.config.delivery_timeout)
             {
                 if let Some(p) = q.pop_front() {
+                    expired_bytes += p.accounted;
                     p.done.complete(Err(ClientError::Timeout {
                         addr: String::new(),
                         what: format!("a leader for {}-{}", key.0, key.1),
@@ -67,6 +69,7 @@ fn take_ready(
         let due = head.created + inner.config.linger;
         let ready = head.not_before <= now
             && (hurry
+                || head.built.is_some() // sealed full (or a retry)
                 || q.len() > 1
                 || head.builder.estimated_size() >= inner.config.batch_size
                 || due <= now);
@@ -83,6 +86,7 @@ fn take_ready(
             out.entry(leader).or_default().push((key, p));
         }
     }
+    st.buffered_bytes = st.buffered_bytes.saturating_sub(expired_bytes);
     for (broker, batches) in &out {
         st.in_flight_brokers.insert(*broker);
         for (k, _) in batches {
@@ -122,7 +126,7 @@ async fn send_to_broker(inner: Arc<Inner>, broker: i32, mut batches: Ready) {
     let mut bytes_done = 0usize;
     for (_, p) in batches.iter_mut() {
         if p.built.is_none() {
-            match p.builder.build() {
+            match p.builder.finish() {
                 Ok(b) => p.built = Some(Bytes::from(b)),
                 Err(e) => p.done.complete(Err(ClientError::Config(format!(
                     "cannot encode batch: {e}"
@@ -142,11 +146,13 @@ async fn send_to_broker(inner: Arc<Inner>, broker: i32, mut batches: Ready) {
     let keys: Vec<(String, i32)> = batches.iter().map(|(k, _)| k.clone()).collect();
     let mut refresh: Vec<String> = Vec::new();
     let mut requeue = Vec::new();
+    let mut recycled: Vec<Vec<u8>> = Vec::new();
     for ((key, mut p), r) in batches.into_iter().zip(outcome) {
         match r {
             Ok((offset, at)) => {
-                bytes_done += p.builder.estimated_size();
+                bytes_done += p.accounted;
                 p.done.complete(Ok((key.1, offset, at)));
+                recycled.extend(reusable(&inner, p));
             }
             Err(e) => {
                 p.attempts += 1;
@@ -158,8 +164,9 @@ async fn send_to_broker(inner: Arc<Inner>, broker: i32, mut batches: Ready) {
                     }
                     requeue.push((key, p));
                 } else {
-                    bytes_done += p.builder.estimated_size();
+                    bytes_done += p.accounted;
                     p.done.complete(Err(e));
+                    recycled.extend(reusable(&inner, p));
                 }
             }
         }
@@ -181,12 +188,22 @@ async fn send_to_broker(inner: Arc<Inner>, broker: i32, mut batches: Ready) {
             st.queues.entry(key).or_default().push_front(p);
         }
         st.buffered_bytes = st.buffered_bytes.saturating_sub(bytes_done);
-        if st.buffered_bytes < 64 {
-            st.buffered_bytes = 0;
+        for b in recycled {
+            if st.free_buffers.len() < MAX_FREE_BUFFERS {
+                st.free_buffers.push(b);
+            }
         }
     }
     inner.wake.notify(1);
     inner.progress.notify(usize::MAX);
+}
+
+/// The allocation of a finished batch, if it is worth keeping for a new one:
+/// no other owner left (the request was dropped) and not far above `batch.size`.
+fn reusable(inner: &Inner, mut p: Pending) -> Option<Vec<u8>> {
+    let built = p.built.take()?;
+    let buf = Vec::from(built.try_into_mut().ok()?);
+    (buf.capacity() <= 2 * inner.config.batch_size + 4096).then_some(buf)
 }
 
 /// One Produce request to `broker`; per batch the base offset or the error.
@@ -221,11 +238,9 @@ async fn produce(
         .with_topic_data(topics);
     let conn = inner.cluster.lock().await.conn(broker).await?;
     let mut c = conn.lock().await;
-    if inner.config.acks == 0 {
-        c.send_oneway(&req).await?;
-        return Ok(batches.iter().map(|_| Ok(-1)).collect());
-    }
-    let resp = c.send(&req).await?;
+    let Some(resp) = c.send_produce(&req).await? else {
+        return Ok(batches.iter().map(|_| Ok(-1)).collect()); // acks=0
+    };
     Ok(batches
         .iter()
         .map(|((topic, partition), _)| {
@@ -248,4 +263,26 @@ async fn produce(
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    /// `reusable` relies on this: a finished batch's `Bytes`, once the request
+    /// holding a clone is gone, gives back the very allocation it was built in.
+    #[test]
+    fn a_sent_batch_returns_its_allocation_for_reuse() {
+        let mut v = Vec::with_capacity(1 << 20);
+        v.extend_from_slice(&[7; 1000]);
+        let ptr = v.as_ptr();
+        let built = Bytes::from(v);
+        let in_request = built.clone();
+        let built = built
+            .try_into_mut()
+            .expect_err("shared while the request lives");
+        drop(in_request);
+        let back = Vec::from(built.try_into_mut().expect("unique after the request"));
+        assert_eq!((back.as_ptr(), back.capacity()), (ptr, 1 << 20));
+    }
 }

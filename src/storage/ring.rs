@@ -449,8 +449,12 @@ impl<B: Backend> Ring<B> {
         &mut self,
         mut f: impl FnMut(&BatchHeader),
     ) -> Result<(), ReadError<B::Error>> {
-        let Some(&n) = self.order.last() else { return Ok(()) };
-        let Some(s) = self.slot(n).cloned() else { return Ok(()) };
+        let Some(&n) = self.order.last() else {
+            return Ok(());
+        };
+        let Some(s) = self.slot(n).cloned() else {
+            return Ok(());
+        };
         let mut pos = 0u32;
         while pos < s.size {
             if let Some(h) = s.hole_at(pos) {

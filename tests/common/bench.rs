@@ -39,3 +39,57 @@ pub fn update_section(name: &str, body: &str) {
     }
     std::fs::write(path, text).expect("BENCHMARKS.md is writable");
 }
+
+/// Bound on one timed client run.
+pub const RUN_TIMEOUT_SECS: u32 = 180;
+
+/// What a timed command printed and what it cost.
+pub struct Timed {
+    pub stdout: String,
+    /// Wall-clock seconds of the whole command.
+    pub wall: f64,
+    /// User + system CPU seconds of the command and its children (bash `time`).
+    pub cpu: f64,
+}
+
+/// Runs `cmd` under bash `time` (TIMEFORMAT '%R %U %S') and `timeout`; panics with
+/// its stderr unless it exits 0.
+pub fn timed(cmd: &str) -> Timed {
+    let script = format!("TIMEFORMAT='%R %U %S'; time (timeout {RUN_TIMEOUT_SECS} {cmd})");
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .output()
+        .expect("bash runs");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{cmd}: {text}");
+    let nums: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(nums.len() >= 3, "timing of {cmd}: {text}");
+    let n = nums.len();
+    Timed {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        wall: nums[n - 3],
+        cpu: nums[n - 2] + nums[n - 1],
+    }
+}
+
+/// Writes `n` lines of `size - 1` letters + newline: kcat's `-l` input, one record per line.
+pub fn write_payload_lines(path: &Path, n: u64, size: u64) {
+    let line: Vec<u8> = (0..size.saturating_sub(1))
+        .map(|i| b'a' + (i % 26) as u8)
+        .chain([b'\n'])
+        .collect();
+    std::fs::write(path, line.repeat(n as usize)).expect("payload file is writable");
+}
+
+/// kcat (librdkafka, C) producing the lines of `file` with linger.ms=5 and
+/// batch.size=1000000; returns (wall seconds, CPU seconds).
+pub fn kcat_produce(addr: &str, topic: &str, file: &Path, acks: &str) -> (f64, f64) {
+    let t = timed(&format!(
+        "kcat -P -b {addr} -t {topic} -X acks={acks} -X linger.ms=5 -X batch.size=1000000 -l {}",
+        file.display()
+    ));
+    (t.wall, t.cpu)
+}
