@@ -135,6 +135,32 @@ pub fn failure(tool: &str, message: &str) -> i32 {
     EXIT_FAILURE
 }
 
+/// The shape every tool's `run` shares: `--help` prints `usage` and exits 0, a
+/// parse error is a usage error, then `body` runs to completion on smol and an
+/// error from it is a failure.
+pub fn run_tool<O, F>(
+    tool: &str,
+    usage: &str,
+    parsed: Result<Option<O>, String>,
+    body: impl FnOnce(O) -> F,
+) -> i32
+where
+    F: std::future::Future<Output = Result<(), String>>,
+{
+    let o = match parsed {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            print!("{usage}");
+            return 0;
+        }
+        Err(e) => return usage_error(tool, &e),
+    };
+    match smol::block_on(body(o)) {
+        Ok(()) => 0,
+        Err(e) => failure(tool, &e),
+    }
+}
+
 /// Milliseconds since the Unix epoch (Kafka's timestamps).
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

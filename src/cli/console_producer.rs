@@ -13,7 +13,7 @@ use std::io::BufRead;
 
 use bytes::Bytes;
 
-use super::args::{Flag, Flags, client_config, failure, now_ms, usage_error};
+use super::args::{Flag, Flags, client_config, now_ms, run_tool};
 use crate::client::producer::{DeliveryFuture, Producer};
 use crate::client::records::Record;
 
@@ -196,18 +196,9 @@ fn parse(args: impl Iterator<Item = OsString>) -> Result<Option<Opts>, String> {
 }
 
 pub fn run(args: impl Iterator<Item = OsString>) -> i32 {
-    let o = match parse(args) {
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            print!("{USAGE}");
-            return 0;
-        }
-        Err(e) => return usage_error("console-producer", &e),
-    };
-    match smol::block_on(produce(&o)) {
-        Ok(()) => 0,
-        Err(e) => failure("console-producer", &e),
-    }
+    run_tool("console-producer", USAGE, parse(args), |o| async move {
+        produce(&o).await
+    })
 }
 
 /// Pending deliveries kept before the oldest is awaited (bounds memory on long inputs).

@@ -9,7 +9,7 @@
 use std::ffi::OsString;
 use std::time::{Duration, Instant};
 
-use super::args::{Flag, Flags, client_config, failure, format_time_ms, now_ms, usage_error};
+use super::args::{Flag, Flags, client_config, format_time_ms, now_ms, run_tool};
 use crate::client::consumer::{Consumer, OffsetSpec};
 
 pub const USAGE: &str = "\
@@ -114,18 +114,9 @@ fn parse(args: impl Iterator<Item = OsString>) -> Result<Option<Opts>, String> {
 }
 
 pub fn run(args: impl Iterator<Item = OsString>) -> i32 {
-    let o = match parse(args) {
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            print!("{USAGE}");
-            return 0;
-        }
-        Err(e) => return usage_error("consumer-perf-test", &e),
-    };
-    match smol::block_on(perf(&o)) {
-        Ok(()) => 0,
-        Err(e) => failure("consumer-perf-test", &e),
-    }
+    run_tool("consumer-perf-test", USAGE, parse(args), |o| async move {
+        perf(&o).await
+    })
 }
 
 /// One output row; times in ms.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::args::{Flag, Flags, client_config, failure, now_ms, usage_error};
+use super::args::{Flag, Flags, client_config, now_ms, run_tool};
 use crate::client::conn::ClientError;
 use crate::client::producer::{DeliveryFuture, DeliveryReport, Producer};
 use crate::client::records::Record;
@@ -116,18 +116,9 @@ fn parse(args: impl Iterator<Item = OsString>) -> Result<Option<Opts>, String> {
 }
 
 pub fn run(args: impl Iterator<Item = OsString>) -> i32 {
-    let o = match parse(args) {
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            print!("{USAGE}");
-            return 0;
-        }
-        Err(e) => return usage_error("producer-perf-test", &e),
-    };
-    match smol::block_on(perf(&o)) {
-        Ok(()) => 0,
-        Err(e) => failure("producer-perf-test", &e),
-    }
+    run_tool("producer-perf-test", USAGE, parse(args), |o| async move {
+        perf(&o).await
+    })
 }
 
 /// Kafka's ProducerPerformance.Stats: totals, a 5-second window, all latencies.
