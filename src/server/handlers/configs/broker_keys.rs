@@ -68,7 +68,7 @@ pub(super) fn broker_entries(c: &BrokerConfig) -> Vec<BrokerEntry> {
             "auto.create.topics.enable",
             some(c.auto_create_topics_enable.to_string()),
             TYPE_BOOLEAN,
-            "Create unknown topics on Metadata and Produce.",
+            "Create unknown topics when a Metadata request asks for them.",
         ),
         e(
             "log.segment.bytes",
