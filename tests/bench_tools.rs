@@ -170,7 +170,7 @@ fn pipit_producer_against_librdkafka_500k_records() {
          Workload: {N} records × {SIZE} bytes (500 MB) to one partition of one `pipit broker` \
          (ring 8 × 64 MiB, wrapping; `log.durability=fsync`), same run, clients one at a time.\n\
          pipit: `pipit producer-perf-test --throughput -1` (defaults: linger.ms=5, batch.size=1000000, \
-         one Produce in flight per partition). kcat: `-X linger.ms=5 -X batch.size=1000000` (librdkafka \
+         acks=1: one Produce in flight per partition; acks=all: idempotent, up to 5 in flight). kcat: `-X linger.ms=5 -X batch.size=1000000` (librdkafka \
          default max.in.flight=1000000). confluent-kafka: tests/clients/perf_produce.py (same settings). \
          pipit and kcat: best of {RUNS} runs; records/s over the whole process (start to exit). \
          CPU = user + system seconds of the client process (bash `time`; Python: getrusage). \

@@ -48,6 +48,12 @@ pub struct ClientConfig {
     pub fetch_max_wait: Duration,
     /// `fetch.min.bytes`.
     pub fetch_min_bytes: i32,
+    /// `enable.idempotence` as set by the user; `None` means Kafka's default (true,
+    /// but only with acks=all; see [`ClientConfig::idempotence`]).
+    pub enable_idempotence: Option<bool>,
+    /// `max.in.flight.requests.per.connection`: Produce requests in flight per
+    /// partition when idempotent (1..=5, the broker's sequence window).
+    pub max_in_flight: usize,
 }
 
 impl Default for ClientConfig {
@@ -69,9 +75,14 @@ impl Default for ClientConfig {
             max_partition_fetch_bytes: 1024 * 1024,
             fetch_max_wait: Duration::from_millis(500),
             fetch_min_bytes: 1,
+            enable_idempotence: None,
+            max_in_flight: MAX_IN_FLIGHT,
         }
     }
 }
+
+/// Kafka's limit for an idempotent producer: the broker remembers five batches.
+pub const MAX_IN_FLIGHT: usize = 5;
 
 fn bad(key: &str, value: &str, allowed: &str) -> ClientError {
     ClientError::Config(format!(
@@ -111,7 +122,27 @@ impl ClientConfig {
                 warnings.push(w);
             }
         }
+        c.validate()?;
         Ok((c, warnings))
+    }
+
+    /// Checks settings that depend on each other.
+    pub fn validate(&self) -> Result<(), ClientError> {
+        if self.enable_idempotence == Some(true) && self.acks != -1 {
+            return Err(ClientError::Config(format!(
+                "enable.idempotence=true requires acks=all (acks is {}); set acks=all or \
+                 enable.idempotence=false",
+                self.acks
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether the producer should be idempotent (if the broker supports it): the
+    /// Kafka ≥ 3.0 default is on, but an unset `enable.idempotence` with acks 0/1
+    /// quietly means off, as in Kafka.
+    pub fn idempotence(&self) -> bool {
+        self.acks == -1 && self.enable_idempotence != Some(false)
     }
 
     /// Sets one property; `Ok(Some(warning))` for a key this client ignores.
@@ -166,17 +197,19 @@ impl ClientConfig {
             }
             "fetch.max.wait.ms" => self.fetch_max_wait = ms(key, v, 0)?,
             "fetch.min.bytes" => self.fetch_min_bytes = num(key, v, 0, i32::MAX)?,
+            "enable.idempotence" => {
+                self.enable_idempotence = Some(match v {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(bad(key, value, "allowed values: true, false")),
+                })
+            }
+            "max.in.flight.requests.per.connection" => {
+                self.max_in_flight = num(key, v, 1usize, MAX_IN_FLIGHT)?
+            }
             // Accepted for compatibility; this client has no use for them yet.
-            "max.in.flight.requests.per.connection"
-            | "enable.idempotence"
-            | "key.serializer"
-            | "value.serializer"
-            | "key.deserializer"
-            | "value.deserializer"
-            | "group.id"
-            | "auto.offset.reset"
-            | "enable.auto.commit"
-            | "security.protocol" => {}
+            "key.serializer" | "value.serializer" | "key.deserializer" | "value.deserializer"
+            | "group.id" | "auto.offset.reset" | "enable.auto.commit" | "security.protocol" => {}
             other => {
                 return Ok(Some(format!(
                     "the configuration '{other}' was supplied but isn't a known config"
@@ -272,6 +305,28 @@ mod tests {
             .unwrap_or_default();
         assert!(e.contains("compression.type") && e.contains("gzip"), "{e}");
         assert!(ClientConfig::from_props(&props(&[("linger.ms", "-1")])).is_err());
+    }
+
+    #[test]
+    fn idempotence_defaults_on_only_with_acks_all_and_explicit_conflicts_fail() {
+        let on =
+            |l: &[(&str, &str)]| ClientConfig::from_props(&props(l)).map(|c| c.0.idempotence());
+        assert_eq!(on(&[]), Ok(true));
+        assert_eq!(on(&[("acks", "1")]), Ok(false));
+        assert_eq!(on(&[("acks", "0")]), Ok(false));
+        assert_eq!(on(&[("enable.idempotence", "false")]), Ok(false));
+        let e = on(&[("acks", "1"), ("enable.idempotence", "true")])
+            .expect_err("conflict")
+            .to_string();
+        assert!(
+            e.contains("enable.idempotence") && e.contains("acks"),
+            "{e}"
+        );
+        let e = on(&[("max.in.flight.requests.per.connection", "6")]).expect_err("above 5");
+        assert!(
+            e.to_string()
+                .contains("max.in.flight.requests.per.connection")
+        );
     }
 
     #[test]

@@ -37,6 +37,7 @@ fn our_max(key: i16) -> i16 {
         3 => 12, // Metadata
         18 => 3, // ApiVersions
         19 => 7, // CreateTopics
+        22 => 4, // InitProducerId
         20 => 5, // DeleteTopics
         32 => 4, // DescribeConfigs
         37 => 3, // CreatePartitions
@@ -366,8 +367,68 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// Another handle on the socket, for reading responses while this one writes
+    /// (see `pipeline`).
+    pub(super) fn read_handle(&self) -> TcpStream {
+        self.stream.clone()
+    }
+
+    /// Writes a Produce request without reading its response; returns the
+    /// correlation id and version to decode the response with
+    /// ([`decode_produce_response`]). Write errors and timeouts leave the
+    /// connection unusable.
+    pub(super) async fn write_produce(
+        &mut self,
+        req: &ProduceRequest,
+    ) -> Result<(i32, i16), ClientError> {
+        let version = self.version_for(ProduceRequest::KEY)?;
+        if !(produce_frame::MIN_VERSION..=produce_frame::MAX_VERSION).contains(&version) {
+            return Err(ClientError::Unsupported {
+                addr: self.addr.clone(),
+                api_key: ProduceRequest::KEY,
+            });
+        }
+        let correlation_id = self.next_correlation;
+        self.next_correlation = self.next_correlation.wrapping_add(1).max(1);
+        let mut buf = std::mem::take(&mut self.frame);
+        produce_frame::encode_produce(
+            &mut buf,
+            &mut self.splices,
+            version,
+            correlation_id,
+            self.client_id.as_str(),
+            req,
+        );
+        self.frame = buf;
+        let addr = self.addr.clone();
+        let (stream, frame, splices) = (&mut self.stream, &self.frame, &self.splices);
+        let r = with_timeout(&addr, "write", self.timeout, async {
+            produce_frame::write_spliced(stream, frame, splices)
+                .await
+                .map_err(|e| io_err(&addr, &e))
+        })
+        .await;
+        self.splices.clear();
+        r.map(|()| (correlation_id, version))
+    }
+}
+
+/// Decodes a Produce response frame read with [`read_frame`].
+pub(super) fn decode_produce_response(
+    addr: &str,
+    raw: Vec<u8>,
+    correlation_id: i32,
+    version: i16,
+) -> Result<ProduceResponse, ClientError> {
+    let header_v =
+        <ProduceResponse as kafka_protocol::protocol::HeaderVersion>::header_version(version);
+    let body = response_body(addr, raw, correlation_id, header_v)?;
+    decode_body(addr, body, version)
+}
+
 /// Reads one size-prefixed response frame.
-async fn read_frame(stream: &mut TcpStream, addr: &str) -> Result<Vec<u8>, ClientError> {
+pub(super) async fn read_frame(stream: &mut TcpStream, addr: &str) -> Result<Vec<u8>, ClientError> {
     let mut len = [0u8; 4];
     stream
         .read_exact(&mut len)

@@ -13,6 +13,7 @@ pub mod config;
 pub mod conn;
 pub mod consumer;
 pub mod partitioner;
+mod pipeline;
 pub mod produce_frame;
 pub mod producer;
 pub mod records;

@@ -8,13 +8,18 @@
 //! most one request in flight, so each partition has at most one batch in flight.
 //! A retriable failure puts the batch back at the head of its queue (after
 //! `retry.backoff.ms` and a metadata refresh), so retries never reorder a partition.
+//! With idempotence (`enable.idempotence`, on by default with acks=all when the
+//! broker offers InitProducerId) each batch carries the producer id, epoch and a
+//! per-partition base sequence assigned once, before its first send; then up to
+//! `max.in.flight.requests.per.connection` batches per partition are in flight on
+//! a pipelined connection, and the broker's sequence check keeps retries in order.
 //! Memory is bounded by `buffer.memory` (send waits), time by `delivery.timeout.ms`.
 //! The hot path is per batch, not per record: `send` wakes the sender task only
 //! when a batch is opened or fills up (linger is the sender's own timer), and the
 //! buffers of finished batches are recycled (at most [`MAX_FREE_BUFFERS`]), so a
 //! steady stream touches no fresh memory.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -26,6 +31,7 @@ use super::compression::Compression;
 use super::config::ClientConfig;
 use super::conn::ClientError;
 use super::partitioner::{self, Partitioner};
+use super::pipeline::Pipe;
 use super::records::{BatchBuilder, Record};
 use super::sender::sender_loop;
 
@@ -100,6 +106,8 @@ pub(super) struct Pending {
     pub(super) created: Instant,
     pub(super) attempts: u32,
     pub(super) not_before: Instant,
+    /// Idempotent base sequence, fixed before the first send.
+    pub(super) sequence: Option<i32>,
     /// Bytes of `buffer.memory` this batch holds (released when it completes).
     pub(super) accounted: usize,
 }
@@ -110,8 +118,14 @@ pub(super) const MAX_FREE_BUFFERS: usize = 4;
 #[derive(Default)]
 pub(super) struct State {
     pub(super) queues: HashMap<(String, i32), VecDeque<Pending>>,
-    pub(super) in_flight_partitions: HashSet<(String, i32)>,
-    pub(super) in_flight_brokers: HashSet<i32>,
+    /// Batches in flight per partition (at most 1, or max.in.flight when idempotent).
+    pub(super) in_flight_partitions: HashMap<(String, i32), usize>,
+    /// Requests in flight per broker (same bound).
+    pub(super) in_flight_brokers: HashMap<i32, usize>,
+    /// Idempotent producer id and epoch, from InitProducerId.
+    pub(super) producer: Option<(i64, i16)>,
+    /// Next base sequence per partition (idempotent only).
+    pub(super) next_sequence: HashMap<(String, i32), i32>,
     pub(super) partition_counts: HashMap<String, u32>,
     pub(super) leaders: HashMap<(String, i32), i32>,
     pub(super) buffered_bytes: usize,
@@ -132,6 +146,8 @@ pub(super) struct Inner {
     pub(super) cluster: smol::lock::Mutex<Cluster>,
     pub(super) state: Mutex<State>,
     pub(super) partitioner: Box<dyn Partitioner>,
+    /// Pipelined Produce connections per broker (idempotent mode only).
+    pub(super) pipes: smol::lock::Mutex<HashMap<i32, Arc<Pipe>>>,
     /// Wakes the sender task.
     pub(super) wake: Event,
     /// Signals progress: buffer space freed, a batch completed.
@@ -158,12 +174,22 @@ impl Producer {
             "default" => partitioner::default_partitioner(),
             name => partitioner::from_name(name).map_err(ClientError::Config)?,
         };
-        let cluster = Cluster::connect(&config).await?;
+        config.validate()?;
+        let mut cluster = Cluster::connect(&config).await?;
+        let producer = if config.idempotence() {
+            init_producer_id(&mut cluster).await?
+        } else {
+            None
+        };
         let inner = Arc::new(Inner {
             config,
             cluster: smol::lock::Mutex::new(cluster),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                producer,
+                ..State::default()
+            }),
             partitioner,
+            pipes: smol::lock::Mutex::new(HashMap::new()),
             wake: Event::new(),
             progress: Event::new(),
         });
@@ -172,6 +198,11 @@ impl Producer {
             inner,
             sender: Some(sender),
         })
+    }
+
+    /// The idempotent producer id and epoch, if idempotence is in effect.
+    pub fn producer_id(&self) -> Option<(i64, i16)> {
+        lock(&self.inner.state).producer
     }
 
     /// Number of partitions of `topic`, from metadata (auto-creating like Kafka's producer).
@@ -297,6 +328,8 @@ fn enqueue(
     let State {
         queues,
         free_buffers,
+        producer,
+        next_sequence,
         ..
     } = st;
     let queue = queues.entry((topic.to_string(), partition)).or_default();
@@ -318,6 +351,12 @@ fn enqueue(
     let mut wake = false;
     if !queue.back().is_some_and(fits) {
         if let Some(full) = queue.back_mut() {
+            assign_sequence(
+                *producer,
+                next_sequence,
+                &(topic.to_string(), partition),
+                full,
+            );
             seal(full);
         }
         let now = Instant::now();
@@ -333,6 +372,7 @@ fn enqueue(
             created: now,
             attempts: 0,
             not_before: now,
+            sequence: None,
             accounted: 0,
         });
     }
@@ -343,6 +383,12 @@ fn enqueue(
     batch.builder.push(record);
     batch.accounted += accounted;
     if batch.builder.estimated_size() >= config.batch_size {
+        assign_sequence(
+            *producer,
+            next_sequence,
+            &(topic.to_string(), partition),
+            batch,
+        );
         seal(batch);
         wake = true;
     }
@@ -365,6 +411,49 @@ fn seal(p: &mut Pending) {
             p.built = Some(Bytes::from(b));
         }
     }
+}
+
+/// Gives `p` its partition's next base sequence, once: a sequence is never
+/// changed, so a resent batch is recognised by the broker as a duplicate.
+pub(super) fn assign_sequence(
+    producer: Option<(i64, i16)>,
+    next: &mut HashMap<(String, i32), i32>,
+    key: &(String, i32),
+    p: &mut Pending,
+) {
+    let Some((id, epoch)) = producer else { return };
+    if p.sequence.is_some() || p.built.is_some() {
+        return;
+    }
+    let seq = next.entry(key.clone()).or_insert(0);
+    p.builder.set_producer(id, epoch, *seq);
+    p.sequence = Some(*seq);
+    *seq = sequence_after(*seq, p.builder.len());
+}
+
+/// The sequence after `count` records from `seq`; Kafka wraps at i32::MAX to 0.
+pub(super) fn sequence_after(seq: i32, count: usize) -> i32 {
+    ((i64::from(seq) + count as i64) % (i64::from(i32::MAX) + 1)) as i32
+}
+
+/// InitProducerId: the producer id and epoch, or `None` when the broker does not
+/// offer the API (idempotence is then off, as in Kafka's clients).
+async fn init_producer_id(cluster: &mut Cluster) -> Result<Option<(i64, i16)>, ClientError> {
+    use kafka_protocol::messages::{InitProducerIdRequest, ProducerId};
+    let conn = cluster.any_conn().await?;
+    let mut c = conn.lock().await;
+    if c.version_for(22).is_err() {
+        return Ok(None);
+    }
+    let req = InitProducerIdRequest::default()
+        .with_transaction_timeout_ms(i32::MAX)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    let resp = c.send(&req).await?;
+    if resp.error_code != 0 {
+        return Err(ClientError::kafka(resp.error_code, Some("InitProducerId")));
+    }
+    Ok(Some((resp.producer_id.0, resp.producer_epoch)))
 }
 
 /// Re-reads metadata for `topic` (auto-creating it), retrying while leaders are being elected.
@@ -401,4 +490,63 @@ pub(super) async fn refresh_topic(inner: &Inner, topic: &str) -> Result<(), Clie
             .insert((topic.to_string(), p.partition), p.leader);
     }
     Ok(())
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    pub(in crate::client) fn pending(records: usize) -> Pending {
+        let mut builder = BatchBuilder::new(Compression::None);
+        for _ in 0..records {
+            builder.push(Record::default());
+        }
+        let now = Instant::now();
+        Pending {
+            builder,
+            built: None,
+            done: Arc::new(BatchDone {
+                result: OnceLock::new(),
+                event: Event::new(),
+            }),
+            created: now,
+            attempts: 0,
+            not_before: now,
+            sequence: None,
+            accounted: 0,
+        }
+    }
+
+    #[test]
+    fn sequences_advance_by_record_count_per_partition_and_are_assigned_once() {
+        let mut next = HashMap::new();
+        let (a, b) = (("t".to_string(), 0), ("t".to_string(), 1));
+        let mut p1 = pending(3);
+        let mut p2 = pending(2);
+        let mut q1 = pending(4);
+        assign_sequence(Some((7, 1)), &mut next, &a, &mut p1);
+        assign_sequence(Some((7, 1)), &mut next, &a, &mut p2);
+        assign_sequence(Some((7, 1)), &mut next, &b, &mut q1);
+        assert_eq!(
+            (p1.sequence, p2.sequence, q1.sequence),
+            (Some(0), Some(3), Some(0))
+        );
+        // A resend keeps its sequence and takes no new one.
+        assign_sequence(Some((7, 1)), &mut next, &a, &mut p1);
+        assert_eq!((p1.sequence, next.get(&a)), (Some(0), Some(&5)));
+        let built = p1.builder.finish().expect("finish");
+        assert_eq!(&built[43..57], &[0, 0, 0, 0, 0, 0, 0, 7, 0, 1, 0, 0, 0, 0]);
+        // Without a producer id nothing is stamped.
+        let mut plain = pending(1);
+        assign_sequence(None, &mut next, &a, &mut plain);
+        assert_eq!(plain.sequence, None);
+    }
+
+    #[test]
+    fn sequences_wrap_at_i32_max_like_kafka() {
+        assert_eq!(sequence_after(0, 5), 5);
+        assert_eq!(sequence_after(i32::MAX - 1, 1), i32::MAX);
+        assert_eq!(sequence_after(i32::MAX, 1), 0);
+        assert_eq!(sequence_after(i32::MAX - 1, 3), 1);
+    }
 }

@@ -1,8 +1,12 @@
 //! The producer's sender task: picks ready batches, sends one Produce per leader, settles results.
 //!
 //! Owns the rules that keep a partition ordered: a batch is taken only from the head
-//! of its partition queue, only when no batch of that partition and no request to
-//! its leader is in flight; a retriable failure puts the batch back at the head.
+//! of its partition queue. Without idempotence, only when no batch of that partition
+//! and no request to its leader is in flight; a retriable failure puts the batch
+//! back at the head. With idempotence, up to `max.in.flight` batches per partition
+//! and requests per leader, written in order on one pipelined connection; failed
+//! batches go back in sequence order and a resent batch waits until nothing of its
+//! partition is in flight, so a retry never overtakes or splits the sequence.
 //! Success, final failure and retry all notify the producer's `progress` event.
 
 use std::collections::HashMap;
@@ -11,11 +15,18 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ProduceRequest, TopicName};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
 use super::conn::ClientError;
-use super::producer::{Inner, MAX_FREE_BUFFERS, Pending, SENDER_TICK, State, lock, refresh_topic};
+use super::pipeline::Pipe;
+use super::producer::{
+    Inner, MAX_FREE_BUFFERS, Pending, SENDER_TICK, State, assign_sequence, lock, refresh_topic,
+};
+
+/// Kafka error codes the idempotent producer treats specially.
+const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
 
 type Ready = Vec<((String, i32), Pending)>;
 
@@ -28,6 +39,11 @@ fn take_ready(
     let mut out: HashMap<i32, Ready> = HashMap::new();
     let mut next: Option<Instant> = None;
     let hurry = st.flushing > 0 || st.closed;
+    let limit = if st.producer.is_some() {
+        inner.config.max_in_flight
+    } else {
+        1
+    };
     let mut expired_bytes = 0usize;
     let keys: Vec<(String, i32)> = st
         .queues
@@ -36,7 +52,8 @@ fn take_ready(
         .map(|(k, _)| k.clone())
         .collect();
     for key in keys {
-        if st.in_flight_partitions.contains(&key) {
+        let partition_in_flight = st.in_flight_partitions.get(&key).copied().unwrap_or(0);
+        if partition_in_flight >= limit {
             continue;
         }
         let leader = st.leaders.get(&key).copied().unwrap_or(-1);
@@ -59,13 +76,16 @@ fn take_ready(
             }
             continue;
         }
-        if st.in_flight_brokers.contains(&leader) {
+        if st.in_flight_brokers.get(&leader).copied().unwrap_or(0) >= limit {
             continue;
         }
         let Some(q) = st.queues.get_mut(&key) else {
             continue;
         };
         let Some(head) = q.front() else { continue };
+        if head.attempts > 0 && partition_in_flight > 0 {
+            continue; // a resend waits for the batches still out (see module doc)
+        }
         let due = head.created + inner.config.linger;
         let ready = head.not_before <= now
             && (hurry
@@ -82,15 +102,16 @@ fn take_ready(
             next = Some(next.map_or(at, |n| n.min(at)));
             continue;
         }
-        if let Some(p) = q.pop_front() {
+        if let Some(mut p) = q.pop_front() {
+            assign_sequence(st.producer, &mut st.next_sequence, &key, &mut p);
             out.entry(leader).or_default().push((key, p));
         }
     }
     st.buffered_bytes = st.buffered_bytes.saturating_sub(expired_bytes);
     for (broker, batches) in &out {
-        st.in_flight_brokers.insert(*broker);
+        *st.in_flight_brokers.entry(*broker).or_default() += 1;
         for (k, _) in batches {
-            st.in_flight_partitions.insert(k.clone());
+            *st.in_flight_partitions.entry(k.clone()).or_default() += 1;
         }
     }
     (out, next)
@@ -100,15 +121,24 @@ pub(super) async fn sender_loop(inner: Arc<Inner>) {
     loop {
         let listener = inner.wake.listen();
         let now = Instant::now();
-        let (ready, next) = {
+        let (ready, next, pipelined) = {
             let mut st = lock(&inner.state);
             if st.closed && st.idle() {
                 return;
             }
-            take_ready(&inner, &mut st, now)
+            let (ready, next) = take_ready(&inner, &mut st, now);
+            (ready, next, st.producer.is_some())
         };
+        let more = pipelined && !ready.is_empty();
         for (broker, batches) in ready {
-            smol::spawn(send_to_broker(inner.clone(), broker, batches)).detach();
+            if pipelined {
+                write_pipelined(&inner, broker, batches).await;
+            } else {
+                smol::spawn(send_to_broker(inner.clone(), broker, batches)).detach();
+            }
+        }
+        if more {
+            continue; // more batches of the same partitions may be sendable now
         }
         let wait = next.map_or(SENDER_TICK, |n| {
             n.saturating_duration_since(Instant::now()).min(SENDER_TICK)
@@ -120,10 +150,8 @@ pub(super) async fn sender_loop(inner: Arc<Inner>) {
     }
 }
 
-async fn send_to_broker(inner: Arc<Inner>, broker: i32, mut batches: Ready) {
-    let now = Instant::now();
-    let mut outcome: Vec<Result<(i64, Instant), ClientError>> = Vec::new();
-    let mut bytes_done = 0usize;
+/// Finishes unsealed batches; a batch that cannot be encoded fails here.
+fn finish_all(batches: &mut Ready) {
     for (_, p) in batches.iter_mut() {
         if p.built.is_none() {
             match p.builder.finish() {
@@ -135,7 +163,69 @@ async fn send_to_broker(inner: Arc<Inner>, broker: i32, mut batches: Ready) {
         }
     }
     batches.retain(|(_, p)| p.built.is_some());
+}
+
+async fn send_to_broker(inner: Arc<Inner>, broker: i32, mut batches: Ready) {
+    let now = Instant::now();
+    finish_all(&mut batches);
     let result = produce(&inner, broker, &batches).await;
+    settle(inner, broker, batches, result, now, false).await;
+}
+
+/// Idempotent mode: writes one request on the broker's pipe now (so requests leave
+/// in the order their sequences were taken), then awaits the answer in a task.
+async fn write_pipelined(inner: &Arc<Inner>, broker: i32, mut batches: Ready) {
+    let now = Instant::now();
+    finish_all(&mut batches);
+    let req = request(inner, &batches);
+    let written = match pipe(inner, broker).await {
+        Ok(pipe) => pipe.write(&req).await.map(|t| (pipe, t)),
+        Err(e) => Err(e),
+    };
+    drop(req); // its batch clones: a finished batch's buffer is recycled when unshared
+    let inner = inner.clone();
+    smol::spawn(async move {
+        let result = match written {
+            Ok((pipe, ticket)) => match pipe.response(ticket).await {
+                Ok(resp) => Ok(results(&resp, &batches, "")),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        settle(inner, broker, batches, result, now, true).await;
+    })
+    .detach();
+}
+
+/// The broker's pipe, opened (or reopened after an error) on demand.
+async fn pipe(inner: &Inner, broker: i32) -> Result<Arc<Pipe>, ClientError> {
+    let mut pipes = inner.pipes.lock().await;
+    if let Some(p) = pipes.get(&broker).filter(|p| !p.is_broken()) {
+        return Ok(p.clone());
+    }
+    let addr = inner.cluster.lock().await.brokers().get(&broker).cloned();
+    let addr = addr.ok_or_else(|| ClientError::Io {
+        addr: format!("broker {broker}"),
+        message: "not in the metadata".into(),
+    })?;
+    let p = Arc::new(
+        Pipe::connect(&addr, &inner.config.client_id, inner.config.request_timeout).await?,
+    );
+    pipes.insert(broker, p.clone());
+    Ok(p)
+}
+
+/// Completes, fails or requeues each batch of one request.
+async fn settle(
+    inner: Arc<Inner>,
+    broker: i32,
+    batches: Ready,
+    result: Result<Vec<Result<i64, ClientError>>, ClientError>,
+    now: Instant,
+    idempotent: bool,
+) {
+    let mut outcome: Vec<Result<(i64, Instant), ClientError>> = Vec::new();
+    let mut bytes_done = 0usize;
     let acked_at = Instant::now();
     match result {
         Ok(per_partition) => {
@@ -157,7 +247,10 @@ async fn send_to_broker(inner: Arc<Inner>, broker: i32, mut batches: Ready) {
             Err(e) => {
                 p.attempts += 1;
                 let expired = now.duration_since(p.created) >= inner.config.delivery_timeout;
-                if e.is_retriable() && p.attempts <= inner.config.retries && !expired {
+                // With idempotence, a gap means an earlier batch is being resent.
+                let gap = idempotent
+                    && matches!(e, ClientError::Kafka { code, .. } if code == OUT_OF_ORDER_SEQUENCE_NUMBER);
+                if (e.is_retriable() || gap) && p.attempts <= inner.config.retries && !expired {
                     p.not_before = Instant::now() + inner.config.retry_backoff;
                     if !refresh.contains(&key.0) {
                         refresh.push(key.0.clone());
@@ -173,6 +266,12 @@ async fn send_to_broker(inner: Arc<Inner>, broker: i32, mut batches: Ready) {
     }
     if !refresh.is_empty() {
         inner.cluster.lock().await.drop_conn(broker);
+        if idempotent {
+            let mut pipes = inner.pipes.lock().await;
+            if pipes.get(&broker).is_some_and(|p| p.is_broken()) {
+                pipes.remove(&broker);
+            }
+        }
         for t in &refresh {
             // A failed refresh is retried by the next failed attempt.
             let _ = refresh_topic(&inner, t).await;
@@ -180,12 +279,12 @@ async fn send_to_broker(inner: Arc<Inner>, broker: i32, mut batches: Ready) {
     }
     {
         let mut st = lock(&inner.state);
-        st.in_flight_brokers.remove(&broker);
+        release(&mut st.in_flight_brokers, &broker);
         for key in &keys {
-            st.in_flight_partitions.remove(key);
+            release(&mut st.in_flight_partitions, key);
         }
         for (key, p) in requeue {
-            st.queues.entry(key).or_default().push_front(p);
+            requeue_in_order(st.queues.entry(key).or_default(), p);
         }
         st.buffered_bytes = st.buffered_bytes.saturating_sub(bytes_done);
         for b in recycled {
@@ -196,6 +295,28 @@ async fn send_to_broker(inner: Arc<Inner>, broker: i32, mut batches: Ready) {
     }
     inner.wake.notify(1);
     inner.progress.notify(usize::MAX);
+}
+
+fn release<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: &K) {
+    if let Some(n) = counts.get_mut(key) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            counts.remove(key);
+        }
+    }
+}
+
+/// Puts a failed batch back before every batch with a later (or no) sequence, so
+/// resends go out in sequence order; without sequences this is the queue's head.
+fn requeue_in_order(q: &mut std::collections::VecDeque<Pending>, p: Pending) {
+    let at = q
+        .iter()
+        .position(|x| match (x.sequence, p.sequence) {
+            (Some(a), Some(b)) => a > b,
+            _ => true,
+        })
+        .unwrap_or(q.len());
+    q.insert(at, p);
 }
 
 /// The allocation of a finished batch, if it is worth keeping for a new one:
@@ -212,6 +333,17 @@ async fn produce(
     broker: i32,
     batches: &Ready,
 ) -> Result<Vec<Result<i64, ClientError>>, ClientError> {
+    let req = request(inner, batches);
+    let conn = inner.cluster.lock().await.conn(broker).await?;
+    let mut c = conn.lock().await;
+    let Some(resp) = c.send_produce(&req).await? else {
+        return Ok(batches.iter().map(|_| Ok(-1)).collect()); // acks=0
+    };
+    Ok(results(&resp, batches, c.addr()))
+}
+
+/// One Produce request carrying `batches`.
+fn request(inner: &Inner, batches: &Ready) -> ProduceRequest {
     let mut topics: Vec<TopicProduceData> = Vec::new();
     for ((topic, partition), p) in batches {
         let data = PartitionProduceData::default()
@@ -226,7 +358,7 @@ async fn produce(
             ),
         }
     }
-    let req = ProduceRequest::default()
+    ProduceRequest::default()
         .with_acks(inner.config.acks)
         .with_timeout_ms(
             inner
@@ -235,13 +367,13 @@ async fn produce(
                 .as_millis()
                 .min(i32::MAX as u128) as i32,
         )
-        .with_topic_data(topics);
-    let conn = inner.cluster.lock().await.conn(broker).await?;
-    let mut c = conn.lock().await;
-    let Some(resp) = c.send_produce(&req).await? else {
-        return Ok(batches.iter().map(|_| Ok(-1)).collect()); // acks=0
-    };
-    Ok(batches
+        .with_topic_data(topics)
+}
+
+/// Per batch, its base offset or error; a duplicate (an idempotent resend the
+/// broker already has) counts as success.
+fn results(resp: &ProduceResponse, batches: &Ready, addr: &str) -> Vec<Result<i64, ClientError>> {
+    batches
         .iter()
         .map(|((topic, partition), _)| {
             let r = resp
@@ -251,23 +383,54 @@ async fn produce(
                 .flat_map(|t| t.partition_responses.iter())
                 .find(|p| p.index == *partition);
             match r {
-                Some(p) if p.error_code == 0 => Ok(p.base_offset),
+                Some(p) if p.error_code == 0 || p.error_code == DUPLICATE_SEQUENCE_NUMBER => {
+                    Ok(p.base_offset)
+                }
                 Some(p) => Err(ClientError::kafka(
                     p.error_code,
                     p.error_message.as_ref().map(|m| m.as_str()),
                 )),
                 None => Err(ClientError::Protocol {
-                    addr: c.addr().to_string(),
+                    addr: addr.to_string(),
                     message: format!("no produce result for {topic}-{partition}"),
                 }),
             }
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
+
+    use super::super::producer::Pending;
+    use super::requeue_in_order;
+
+    fn with_seq(seq: Option<i32>) -> Pending {
+        let mut p = super::super::producer::tests::pending(1);
+        p.sequence = seq;
+        p
+    }
+
+    /// Batches k+1.. that failed after k come back in any order; they must be
+    /// resent by sequence, ahead of batches that have none yet.
+    #[test]
+    fn failed_batches_are_requeued_in_sequence_order() {
+        let mut q = std::collections::VecDeque::new();
+        q.push_back(with_seq(None));
+        for s in [20, 0, 10] {
+            requeue_in_order(&mut q, with_seq(Some(s)));
+        }
+        let order: Vec<Option<i32>> = q.iter().map(|p| p.sequence).collect();
+        assert_eq!(order, vec![Some(0), Some(10), Some(20), None]);
+        // Without idempotence a failed batch goes back to the head.
+        let mut q = std::collections::VecDeque::new();
+        q.push_back(with_seq(None));
+        let mut retry = with_seq(None);
+        retry.attempts = 1;
+        requeue_in_order(&mut q, retry);
+        assert_eq!(q.front().map(|p| p.attempts), Some(1));
+    }
 
     /// `reusable` relies on this: a finished batch's `Bytes`, once the request
     /// holding a clone is gone, gives back the very allocation it was built in.
