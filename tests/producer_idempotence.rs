@@ -17,12 +17,7 @@ const RECORDS: u32 = 1500;
 
 #[test]
 fn idempotent_producer_delivers_exactly_once_in_order_across_a_broker_restart() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let listeners = format!("PLAINTEXT://127.0.0.1:{port}");
-    let mut b = Broker::start(&[("listeners", listeners.as_str())]);
+    let mut b = Broker::start_on_fixed_port();
     let (config, _) = ClientConfig::from_props(&[
         ("bootstrap.servers".to_string(), b.addr()),
         ("acks".to_string(), "all".to_string()),

@@ -703,13 +703,7 @@ fn retries_across_a_broker_restart_keep_partition_order() {
     use pipit::client::producer::Producer;
     use pipit::client::records::Record;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let listeners = format!("PLAINTEXT://127.0.0.1:{port}");
-    let mut b = Broker::start(&[("listeners", listeners.as_str())]);
-    assert_eq!(b.addr(), format!("127.0.0.1:{port}"));
+    let mut b = Broker::start_on_fixed_port();
     create(&b, "order", "1");
     let (config, _) = ClientConfig::from_props(&[
         ("bootstrap.servers".to_string(), b.addr()),

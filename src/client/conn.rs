@@ -157,6 +157,25 @@ pub struct Conn {
 const MAX_KEPT_FRAME: usize = 8 * 1024 * 1024;
 
 impl Conn {
+    /// Encodes a Produce request into the reusable frame buffer and splice
+    /// list (batches are written from their own buffers); returns its
+    /// correlation id.
+    fn encode_produce_frame(&mut self, version: i16, req: &ProduceRequest) -> i32 {
+        let correlation_id = self.next_correlation;
+        self.next_correlation = self.next_correlation.wrapping_add(1).max(1);
+        let mut buf = std::mem::take(&mut self.frame);
+        produce_frame::encode_produce(
+            &mut buf,
+            &mut self.splices,
+            version,
+            correlation_id,
+            self.client_id.as_str(),
+            req,
+        );
+        self.frame = buf;
+        correlation_id
+    }
+
     /// Connects to `addr` (host:port) and negotiates API versions, all within `timeout`.
     pub async fn connect(
         addr: &str,
@@ -333,18 +352,7 @@ impl Conn {
                 _ => self.send(req).await.map(Some),
             };
         }
-        let correlation_id = self.next_correlation;
-        self.next_correlation = self.next_correlation.wrapping_add(1).max(1);
-        let mut buf = std::mem::take(&mut self.frame);
-        produce_frame::encode_produce(
-            &mut buf,
-            &mut self.splices,
-            version,
-            correlation_id,
-            self.client_id.as_str(),
-            req,
-        );
-        self.frame = buf;
+        let correlation_id = self.encode_produce_frame(version, req);
         let addr = self.addr.clone();
         let (stream, frame, splices) = (&mut self.stream, &self.frame, &self.splices);
         let raw = with_timeout(&addr, "a response", self.timeout, async {
@@ -389,18 +397,7 @@ impl Conn {
                 api_key: ProduceRequest::KEY,
             });
         }
-        let correlation_id = self.next_correlation;
-        self.next_correlation = self.next_correlation.wrapping_add(1).max(1);
-        let mut buf = std::mem::take(&mut self.frame);
-        produce_frame::encode_produce(
-            &mut buf,
-            &mut self.splices,
-            version,
-            correlation_id,
-            self.client_id.as_str(),
-            req,
-        );
-        self.frame = buf;
+        let correlation_id = self.encode_produce_frame(version, req);
         let addr = self.addr.clone();
         let (stream, frame, splices) = (&mut self.stream, &self.frame, &self.splices);
         let r = with_timeout(&addr, "write", self.timeout, async {

@@ -46,6 +46,20 @@ pub struct Broker {
 }
 
 impl Broker {
+    /// Starts a broker on a fixed free port (picked now), so a restart comes
+    /// back on the same address: clients that must reconnect by themselves
+    /// (retry tests) keep working across `kill9` + `restart`.
+    pub fn start_on_fixed_port() -> Broker {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let listeners = format!("PLAINTEXT://127.0.0.1:{port}");
+        let b = Broker::start(&[("listeners", listeners.as_str())]);
+        assert_eq!(b.addr(), format!("127.0.0.1:{port}"));
+        b
+    }
+
     /// Starts `pipit broker` with an ephemeral listener, a fresh `log.dirs` and the
     /// given `--override key=value` pairs; returns once the ready line was printed.
     pub fn start(overrides: &[(&str, &str)]) -> Broker {
