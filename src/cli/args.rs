@@ -161,6 +161,18 @@ where
     }
 }
 
+/// A `true`/`false` tool property (`--property print.key=true`), any case as
+/// Kafka's tools accept it; the error names the property and allowed values.
+pub fn bool_property(k: &str, v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!(
+            "invalid value '{v}' for property {k}: allowed values: true, false"
+        )),
+    }
+}
+
 /// Milliseconds since the Unix epoch (Kafka's timestamps).
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

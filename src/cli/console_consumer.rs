@@ -81,13 +81,7 @@ impl Default for Format {
 
 impl Format {
     fn set(&mut self, k: &str, v: &str) -> Result<(), String> {
-        let flag = |v: &str| match v.to_ascii_lowercase().as_str() {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(format!(
-                "invalid value '{v}' for property {k}: allowed values: true, false"
-            )),
-        };
+        let flag = |v: &str| super::args::bool_property(k, v);
         match k {
             "print.key" => self.key = flag(v)?,
             "print.offset" => self.offset = flag(v)?,

@@ -72,13 +72,7 @@ impl Default for LineFormat {
 
 impl LineFormat {
     fn set(&mut self, k: &str, v: &str) -> Result<(), String> {
-        let flag = |v: &str| match v {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(format!(
-                "invalid value '{v}' for property {k}: allowed values: true, false"
-            )),
-        };
+        let flag = |v: &str| super::args::bool_property(k, v);
         match k {
             "parse.key" => self.parse_key = flag(v)?,
             "key.separator" => self.key_separator = v.to_string(),

@@ -112,6 +112,25 @@ pub(super) struct Pending {
     pub(super) accounted: usize,
 }
 
+impl Pending {
+    /// A batch that starts filling at `now`, not yet sent.
+    pub(super) fn open(builder: BatchBuilder, now: Instant) -> Self {
+        Pending {
+            builder,
+            built: None,
+            done: Arc::new(BatchDone {
+                result: OnceLock::new(),
+                event: Event::new(),
+            }),
+            created: now,
+            attempts: 0,
+            not_before: now,
+            sequence: None,
+            accounted: 0,
+        }
+    }
+}
+
 /// Buffers of finished batches kept for new ones (each about `batch.size`).
 pub(super) const MAX_FREE_BUFFERS: usize = 4;
 
@@ -362,19 +381,10 @@ fn enqueue(
         let now = Instant::now();
         wake = true;
         let buffer = free_buffers.pop().unwrap_or_default();
-        queue.push_back(Pending {
-            builder: BatchBuilder::with_buffer(config.compression, buffer),
-            built: None,
-            done: Arc::new(BatchDone {
-                result: OnceLock::new(),
-                event: Event::new(),
-            }),
-            created: now,
-            attempts: 0,
-            not_before: now,
-            sequence: None,
-            accounted: 0,
-        });
+        queue.push_back(Pending::open(
+            BatchBuilder::with_buffer(config.compression, buffer),
+            now,
+        ));
     }
     let Some(batch) = queue.back_mut() else {
         unreachable!("a batch was just pushed")
@@ -501,20 +511,7 @@ pub(super) mod tests {
         for _ in 0..records {
             builder.push(Record::default());
         }
-        let now = Instant::now();
-        Pending {
-            builder,
-            built: None,
-            done: Arc::new(BatchDone {
-                result: OnceLock::new(),
-                event: Event::new(),
-            }),
-            created: now,
-            attempts: 0,
-            not_before: now,
-            sequence: None,
-            accounted: 0,
-        }
+        Pending::open(builder, Instant::now())
     }
 
     #[test]
