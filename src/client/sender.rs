@@ -306,13 +306,21 @@ fn release<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: &K) {
     }
 }
 
+/// Whether sequence `a` comes after `b`. Sequences wrap from i32::MAX to 0, so
+/// "after" is circular: `a` is after `b` when it is less than half the space
+/// (2^30) ahead; batches in flight are at most a few thousand records apart.
+fn seq_after(a: i32, b: i32) -> bool {
+    let d = (a as i64 - b as i64).rem_euclid(1 << 31);
+    d != 0 && d < (1 << 30)
+}
+
 /// Puts a failed batch back before every batch with a later (or no) sequence, so
 /// resends go out in sequence order; without sequences this is the queue's head.
 fn requeue_in_order(q: &mut std::collections::VecDeque<Pending>, p: Pending) {
     let at = q
         .iter()
         .position(|x| match (x.sequence, p.sequence) {
-            (Some(a), Some(b)) => a > b,
+            (Some(a), Some(b)) => seq_after(a, b),
             _ => true,
         })
         .unwrap_or(q.len());
@@ -423,6 +431,13 @@ mod tests {
         }
         let order: Vec<Option<i32>> = q.iter().map(|p| p.sequence).collect();
         assert_eq!(order, vec![Some(0), Some(10), Some(20), None]);
+        // Across the wrap from i32::MAX to 0, order is circular.
+        let mut q = std::collections::VecDeque::new();
+        for s in [3, i32::MAX - 5, 0] {
+            requeue_in_order(&mut q, with_seq(Some(s)));
+        }
+        let order: Vec<Option<i32>> = q.iter().map(|p| p.sequence).collect();
+        assert_eq!(order, vec![Some(i32::MAX - 5), Some(0), Some(3)]);
         // Without idempotence a failed batch goes back to the head.
         let mut q = std::collections::VecDeque::new();
         q.push_back(with_seq(None));
