@@ -206,3 +206,47 @@ fn produce_v2_is_refused_with_unsupported_version() {
     assert_eq!(c.i32(), 0, "partition index");
     assert_eq!(c.i16(), wire::UNSUPPORTED_VERSION, "partition error code");
 }
+
+/// max.connections: a connection over the limit is closed at once with a
+/// logged reason; once one closes, a new one is served again.
+#[test]
+fn connections_over_max_connections_are_closed_and_the_slot_comes_back() {
+    let broker = Broker::start(&[("max.connections", "2")]);
+    let addr = broker.addr();
+    let mut held = Vec::new();
+    for corr in 0..2 {
+        let mut s = wire::connect(&addr);
+        wire::write_lossy(&mut s, &api_versions_v0(corr));
+        assert_eq!(
+            parse_api_versions_v0(&wire::read_frame(&mut s).expect("served"), corr).0,
+            0
+        );
+        held.push(s);
+    }
+    let mut third = wire::connect(&addr);
+    wire::wait_closed(&mut third, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("the third connection stayed open: {e}"));
+    assert!(
+        broker.stderr_log().contains("max.connections (2) reached"),
+        "{}",
+        broker.log_tail()
+    );
+    // Free one slot; a new connection is served (the broker notices the close
+    // asynchronously, so try a few times).
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut s = wire::connect(&addr);
+        wire::write_lossy(&mut s, &api_versions_v0(9));
+        if let Ok(frame) = wire::read_frame(&mut s) {
+            assert_eq!(parse_api_versions_v0(&frame, 9).0, 0);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no slot came back: {}",
+            broker.log_tail()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -18,16 +18,9 @@ const RECORDS: u32 = 1500;
 #[test]
 fn idempotent_producer_delivers_exactly_once_in_order_across_a_broker_restart() {
     let mut b = Broker::start_on_fixed_port();
-    let (config, _) = ClientConfig::from_props(&[
-        ("bootstrap.servers".to_string(), b.addr()),
-        ("acks".to_string(), "all".to_string()),
-        ("linger.ms".to_string(), "1".to_string()),
-        ("batch.size".to_string(), "2000".to_string()),
-        ("retries".to_string(), "100".to_string()),
-        ("retry.backoff.ms".to_string(), "50".to_string()),
-        ("request.timeout.ms".to_string(), "2000".to_string()),
-    ])
-    .unwrap_or_else(|e| panic!("config: {e}"));
+    let (config, _) =
+        ClientConfig::from_props(&b.retrying_producer_props(&[("batch.size", "2000")]))
+            .unwrap_or_else(|e| panic!("config: {e}"));
     let producer_thread = std::thread::spawn(move || {
         smol::block_on(async {
             let producer = Producer::new(config).await.map_err(|e| e.to_string())?;

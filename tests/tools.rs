@@ -705,15 +705,8 @@ fn retries_across_a_broker_restart_keep_partition_order() {
 
     let mut b = Broker::start_on_fixed_port();
     create(&b, "order", "1");
-    let (config, _) = ClientConfig::from_props(&[
-        ("bootstrap.servers".to_string(), b.addr()),
-        ("acks".to_string(), "all".to_string()),
-        ("linger.ms".to_string(), "1".to_string()),
-        ("retries".to_string(), "100".to_string()),
-        ("retry.backoff.ms".to_string(), "50".to_string()),
-        ("request.timeout.ms".to_string(), "2000".to_string()),
-    ])
-    .unwrap_or_else(|e| panic!("config: {e}"));
+    let (config, _) = ClientConfig::from_props(&b.retrying_producer_props(&[]))
+        .unwrap_or_else(|e| panic!("config: {e}"));
     let producer_thread = std::thread::spawn(move || {
         smol::block_on(async {
             let producer = Producer::new(config).await.map_err(|e| e.to_string())?;

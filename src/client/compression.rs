@@ -22,6 +22,17 @@ pub enum Compression {
     Zstd,
 }
 
+impl Compression {
+    /// Every codec, in attribute-bit order.
+    pub const ALL: [Compression; 5] = [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ];
+}
+
 /// The names `compression.type` accepts, as Kafka's producer lists them.
 const ALLOWED_NAMES: &str = "none, gzip, snappy, lz4, zstd";
 
@@ -291,14 +302,6 @@ fn decompress_xerial(data: &[u8], max_out: usize) -> Result<Vec<u8>, CodecError>
 mod tests {
     use super::*;
 
-    const ALL: [Compression; 5] = [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ];
-
     fn sample(len: usize) -> Vec<u8> {
         // Compressible but not trivial: a counter mixed into text.
         (0..len)
@@ -308,7 +311,7 @@ mod tests {
 
     #[test]
     fn every_codec_round_trips_empty_small_and_multi_chunk_data() {
-        for c in ALL {
+        for c in Compression::ALL {
             for len in [0, 1, 100, XERIAL_CHUNK + 1, 300_000] {
                 let data = sample(len);
                 let packed = compress(c, &data).unwrap();
@@ -370,7 +373,7 @@ mod tests {
     #[test]
     fn decompression_bombs_are_refused_at_the_cap() {
         let bomb = vec![0u8; 8 << 20];
-        for c in ALL {
+        for c in Compression::ALL {
             let packed = compress(c, &bomb).unwrap();
             if c != Compression::None {
                 assert!(packed.len() < 1 << 20, "{c} should shrink zeros");
@@ -390,7 +393,7 @@ mod tests {
     #[test]
     fn garbage_input_is_a_corrupt_error_for_every_codec() {
         let junk = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01\xff\xff\xff\xffjunk";
-        for c in ALL.into_iter().skip(1) {
+        for c in Compression::ALL.into_iter().skip(1) {
             for input in [&b"not compressed at all"[..], &junk[..], &[0xff; 3][..]] {
                 assert!(decompress(c, input, 1 << 20).is_err(), "{c} {input:?}");
             }
@@ -432,7 +435,7 @@ mod tests {
 
     #[test]
     fn names_and_attribute_bits_round_trip() {
-        for c in ALL {
+        for c in Compression::ALL {
             assert_eq!(Compression::from_name(c.name()), Ok(c));
             assert_eq!(Compression::from_attributes(c.attribute_bits()), Ok(c));
             // Timestamp-type and transactional bits do not disturb the codec.

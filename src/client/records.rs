@@ -469,13 +469,6 @@ impl Cursor<'_> {
 mod tests {
     use super::*;
 
-    const ALL: [Compression; 5] = [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ];
     const CAP: usize = 8 << 20;
 
     fn rec(key: Option<&[u8]>, value: Option<&[u8]>, ts: i64) -> Record {
@@ -536,7 +529,7 @@ mod tests {
     #[test]
     fn every_codec_round_trips_keys_values_headers_timestamps_and_offsets() {
         let recs = sample();
-        for c in ALL {
+        for c in Compression::ALL {
             let bytes = build(c, &recs);
             let got = decode_batches(&bytes, CAP).unwrap();
             assert_same(&got, &recs, 0);
@@ -546,7 +539,7 @@ mod tests {
     #[test]
     fn built_batches_pass_the_brokers_check_with_correct_header_fields() {
         let recs = sample();
-        for c in ALL {
+        for c in Compression::ALL {
             let bytes = build(c, &recs);
             let v = RecordBatch::new_checked(&bytes[..]).unwrap();
             let h = v.header();
@@ -607,7 +600,7 @@ mod tests {
     #[test]
     fn finish_in_place_equals_build_for_every_codec_and_recycled_buffers() {
         let recs = sample();
-        for c in ALL {
+        for c in Compression::ALL {
             let want = build(c, &recs);
             // A dirty recycled buffer must not leak into the batch.
             let mut b = BatchBuilder::with_buffer(c, vec![0xAB; 3 << 20]);

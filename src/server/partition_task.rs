@@ -165,7 +165,15 @@ pub fn spawn(part: Partition, broker: Arc<Broker>, topic: &str, index: u32) -> P
     let shared = Arc::new(Shared::default());
     publish(&part, &shared, &broker);
     let name = format!("{topic}-{index}");
-    smol::spawn(owner(part, rx, shared.clone(), broker, name)).detach();
+    smol::spawn(owner(
+        part,
+        rx,
+        shared.clone(),
+        broker,
+        topic.to_string(),
+        name,
+    ))
+    .detach();
     PartitionHandle { tx, shared }
 }
 
@@ -187,8 +195,7 @@ fn publish(p: &Partition, s: &Shared, broker: &Broker) {
 }
 
 /// Frees slots past the topic's current `retention.ms`, if it has one.
-fn apply_retention(part: &mut Partition, broker: &Broker, name: &str) {
-    let topic = name.rsplit_once('-').map(|(t, _)| t).unwrap_or(name);
+fn apply_retention(part: &mut Partition, broker: &Broker, topic: &str, name: &str) {
     let retention = broker
         .topic(topic)
         .and_then(|t| t.config.lock().ok().and_then(|c| c.values().retention_ms));
@@ -261,6 +268,7 @@ async fn owner(
     rx: Receiver<Cmd>,
     shared: Arc<Shared>,
     broker: Arc<Broker>,
+    topic: String,
     name: String,
 ) {
     let mut waiting: Vec<(Sender<Result<AppendOk, AppendFail>>, AppendOk)> = Vec::new();
@@ -385,7 +393,7 @@ async fn owner(
                 true
             }
         });
-        apply_retention(&mut part, &broker, &name);
+        apply_retention(&mut part, &broker, &topic, &name);
         publish(&part, &shared, &broker);
         if let Some(reply) = close {
             shared.closed.store(true, Ordering::Release);

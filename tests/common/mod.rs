@@ -60,6 +60,25 @@ impl Broker {
         b
     }
 
+    /// Client properties for a producer that must ride out a broker restart:
+    /// acks=all, short timeouts, many retries; `extra` is added at the end.
+    pub fn retrying_producer_props(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let base = [
+            ("acks", "all"),
+            ("linger.ms", "1"),
+            ("retries", "100"),
+            ("retry.backoff.ms", "50"),
+            ("request.timeout.ms", "2000"),
+        ];
+        std::iter::once(("bootstrap.servers".to_string(), self.addr()))
+            .chain(
+                base.iter()
+                    .chain(extra)
+                    .map(|(k, v)| (k.to_string(), v.to_string())),
+            )
+            .collect()
+    }
+
     /// Starts `pipit broker` with an ephemeral listener, a fresh `log.dirs` and the
     /// given `--override key=value` pairs; returns once the ready line was printed.
     pub fn start(overrides: &[(&str, &str)]) -> Broker {
