@@ -226,6 +226,12 @@ impl FileBackend {
         &self.dir
     }
 
+    /// A second handle on one of the ring's files (a sync on it can run on
+    /// another thread while appends go on through this backend).
+    pub fn clone_file(&self, f: FileId) -> io::Result<File> {
+        self.file(f)?.try_clone()
+    }
+
     fn file(&self, f: FileId) -> io::Result<&File> {
         self.slots
             .get(f.slot as usize)

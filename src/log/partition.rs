@@ -1,21 +1,24 @@
-//! One partition on disk: the ring over its directory, its checkpoint, its
-//! flush policy and its high watermark.
+//! One partition on disk: the ring over its directory, its checkpoint and
+//! its idempotent producers. Every method does file I/O and runs on a
+//! blocking worker, never on the executor; the policy (when to sync, whom to
+//! answer, what is visible) is [`super::partition_core`]'s.
 //!
-//! The high watermark is what consumers may read. With `log.durability=fsync`
-//! it is the synced offset, so nothing is served or acknowledged that a power
-//! cut could take back; with `replicated` it is the log end offset (a single
-//! node's ISR is itself). The checkpoint (`recovery-point-checkpoint.a/.b`)
-//! is written at every roll and at close, so a clean restart reads nothing
-//! back and a restart after a power cut checks only the newest slot.
+//! Reads take their bound from the caller (the high watermark for consumers,
+//! the log end for a follower later), so nothing is served that the core has
+//! not made visible. A sync can run on its own file handle
+//! ([`Partition::begin_sync`]) while appends go on. The checkpoint
+//! (`recovery-point-checkpoint.a/.b`) is written at every roll and at close,
+//! so a clean restart reads nothing back and a restart after a power cut
+//! checks only the newest slot. It is only a hint: failing to write it never
+//! fails an append whose batch is already in the log.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use super::file_backend::{DirError, FileBackend};
-use super::flush::{FlushDecision, FlushPolicy};
 use super::producer_state::{ProducerStates, SeqCheck};
 use super::state_file::{StateFile, StateFileError};
-use super::topic_config::{Durability, RingFullPolicy, TopicValues};
+use super::topic_config::{RingFullPolicy, TopicValues};
 use crate::storage::batch::{HEADER_LEN, header_bytes};
 use crate::storage::{
     AppendError, BatchError, BatchHeader, Checkpoint, FullPolicy, OpenError, ReadError,
@@ -79,16 +82,21 @@ impl From<AppendError<io::Error>> for AppendFailure {
     }
 }
 
+/// The `ring.full.policy` a topic's values ask for.
+pub fn full_policy(v: &TopicValues) -> FullPolicy {
+    match v.ring_full_policy {
+        RingFullPolicy::OverwriteOldest => FullPolicy::OverwriteOldest,
+        RingFullPolicy::RejectNew => FullPolicy::RejectNew,
+    }
+}
+
 /// The ring shape a topic's values ask for.
 pub fn ring_config(v: &TopicValues) -> RingConfig {
     RingConfig {
         slots: v.ring_segments.min(u16::MAX as u32) as u16,
         segment_bytes: v.segment_bytes,
         index_interval: v.index_interval_bytes,
-        policy: match v.ring_full_policy {
-            RingFullPolicy::OverwriteOldest => FullPolicy::OverwriteOldest,
-            RingFullPolicy::RejectNew => FullPolicy::RejectNew,
-        },
+        policy: full_policy(v),
     }
 }
 
@@ -98,9 +106,25 @@ const CHECKPOINT_FILE: &str = "recovery-point-checkpoint";
 pub struct Partition {
     ring: Ring<FileBackend>,
     checkpoint: StateFile<Checkpoint>,
-    flush: FlushPolicy,
-    high_watermark: u64,
     producers: ProducerStates,
+}
+
+/// A sync of the active slot's log file on its own handle, so appends can go
+/// on meanwhile (they land in the page cache; the next sync covers them).
+pub struct SyncTicket {
+    file: std::fs::File,
+    /// Everything below is durable once [`SyncTicket::run`] succeeds: it was
+    /// written before the ticket was taken, into this file or into an older
+    /// slot that the ring synced when it rolled.
+    pub upto: u64,
+}
+
+impl SyncTicket {
+    /// fdatasync; slow on a card, so never on the executor.
+    pub fn run(self) -> io::Result<u64> {
+        self.file.sync_data()?;
+        Ok(self.upto)
+    }
 }
 
 impl Partition {
@@ -117,8 +141,6 @@ impl Partition {
         let mut p = Partition {
             ring,
             checkpoint,
-            flush: flush_policy(values),
-            high_watermark: 0,
             producers: ProducerStates::default(),
         };
         p.write_checkpoint()?;
@@ -141,10 +163,8 @@ impl Partition {
                 error,
             })?;
         let mut p = Partition {
-            high_watermark: ring.next_offset(),
             ring,
             checkpoint,
-            flush: flush_policy(values),
             producers: ProducerStates::default(),
         };
         p.write_checkpoint()?;
@@ -166,14 +186,13 @@ impl Partition {
         Ok((p, report))
     }
 
-    /// Appends one batch (validated, offset-stamped). In `fsync` durability
-    /// the batch becomes visible and acknowledgeable at the next [`sync`].
-    ///
-    /// [`sync`]: Partition::sync
+    /// Appends one batch (validated, offset-stamped). It is durable once a
+    /// sync taken after this returns has run. An error means nothing was
+    /// written.
     pub fn append(
         &mut self,
         batch: &mut [u8],
-        now_ms: u64,
+        _now_ms: u64,
     ) -> Result<AppendOutcome, AppendFailure> {
         let head = header_bytes(batch).ok_or(AppendError::Invalid(BatchError::Truncated {
             have: batch.len(),
@@ -218,15 +237,17 @@ impl Partition {
                 a.base_offset,
             );
         }
-        self.flush
-            .on_append(now_ms, a.last_offset - a.base_offset + 1);
-        if self.flush.durability() == Durability::Replicated {
-            self.high_watermark = self.ring.next_offset();
-        }
         if a.rolled {
-            // The previous slot was synced by the roll: record the new trust point.
-            self.write_checkpoint()
-                .map_err(|e| AppendError::Io(io::Error::other(e.to_string())))?;
+            // The previous slot was synced by the roll: record the new trust
+            // point. The batch is written whatever happens here, so a failure
+            // must not be reported as a failed append (a producer would write
+            // it twice); the checkpoint is a hint and recovery re-checks more.
+            if let Err(e) = self.write_checkpoint() {
+                log::warn!(
+                    "{}: checkpoint after segment roll failed (recovery will scan more): {e}",
+                    self.ring.backend().dir().display()
+                );
+            }
         }
         Ok(AppendOutcome {
             base_offset: a.base_offset,
@@ -235,35 +256,46 @@ impl Partition {
         })
     }
 
-    /// What the flush policy says now.
-    pub fn flush_decision(&self, now_ms: u64) -> FlushDecision {
-        self.flush.decide(now_ms)
+    /// Syncs the log here and now; returns the durable end.
+    pub fn sync(&mut self) -> io::Result<u64> {
+        self.ring.sync()
     }
 
-    /// Syncs the log; the high watermark moves to what is durable.
-    pub fn sync(&mut self) -> io::Result<u64> {
-        let synced = self.ring.sync()?;
-        self.flush.on_sync();
-        if self.flush.durability() == Durability::Fsync {
-            self.high_watermark = synced;
-        }
-        Ok(synced)
+    /// A sync to run elsewhere (see [`SyncTicket`]); `None` if nothing is
+    /// written yet. Report its success with [`Partition::finish_sync`].
+    pub fn begin_sync(&self) -> io::Result<Option<SyncTicket>> {
+        let Some(slot) = self.ring.active_slot() else {
+            return Ok(None);
+        };
+        let file = self
+            .ring
+            .backend()
+            .clone_file(crate::storage::backend::FileId::log(slot))?;
+        Ok(Some(SyncTicket {
+            file,
+            upto: self.ring.next_offset(),
+        }))
+    }
+
+    /// A [`SyncTicket`] ran successfully.
+    pub fn finish_sync(&mut self, upto: u64) {
+        self.ring.mark_synced(upto);
+    }
+
+    /// Changes `ring.full.policy` live.
+    pub fn set_full_policy(&mut self, v: &TopicValues) {
+        self.ring.set_policy(full_policy(v));
     }
 
     /// Syncs everything and records a checkpoint (at roll and at close).
     pub fn write_checkpoint(&mut self) -> Result<(), PartitionError> {
         let cp = self.ring.checkpoint().map_err(PartitionError::Io)?;
-        self.flush.on_sync();
-        self.high_watermark = self.ring.next_offset();
         self.checkpoint
             .write(&cp)
             .map_err(PartitionError::Checkpoint)?;
         Ok(())
     }
 
-    pub fn high_watermark(&self) -> u64 {
-        self.high_watermark
-    }
     pub fn log_start(&self) -> u64 {
         self.ring.log_start()
     }
@@ -277,19 +309,22 @@ impl Partition {
     }
 
     /// Whole batches from the one containing `offset`, up to `max_bytes`
-    /// (the first batch whole even if larger), below the high watermark.
-    pub fn read(&mut self, offset: u64, max_bytes: u32) -> Result<Vec<u8>, ReadError<io::Error>> {
-        if offset > self.high_watermark {
+    /// (the first batch whole even if larger), strictly below `upto` (the
+    /// high watermark for consumers).
+    pub fn read(
+        &mut self,
+        offset: u64,
+        max_bytes: u32,
+        upto: u64,
+    ) -> Result<Vec<u8>, ReadError<io::Error>> {
+        if offset > upto {
             return Err(ReadError::OffsetOutOfRange {
                 offset,
                 log_start: self.ring.log_start(),
-                log_end: self.high_watermark,
+                log_end: upto,
             });
         }
-        let Some(span) = self
-            .ring
-            .read_below(offset, max_bytes, self.high_watermark)?
-        else {
+        let Some(span) = self.ring.read_below(offset, max_bytes, upto)? else {
             return Ok(Vec::new());
         };
         let mut buf = vec![0u8; span.len as usize];
@@ -299,12 +334,9 @@ impl Partition {
         Ok(buf)
     }
 
-    /// First offset whose batch's max timestamp is ≥ `ts`, if any is committed.
-    pub fn offset_for_time(&mut self, ts: i64) -> io::Result<Option<u64>> {
-        Ok(self
-            .ring
-            .offset_for_time(ts)?
-            .filter(|&o| o < self.high_watermark))
+    /// First offset below `upto` whose batch's max timestamp is ≥ `ts`.
+    pub fn offset_for_time(&mut self, ts: i64, upto: u64) -> io::Result<Option<u64>> {
+        Ok(self.ring.offset_for_time(ts)?.filter(|&o| o < upto))
     }
 
     /// Retention: frees oldest slots whose newest record is more than
@@ -338,14 +370,10 @@ impl Partition {
     }
 }
 
-fn flush_policy(v: &TopicValues) -> FlushPolicy {
-    FlushPolicy::new(v.durability, v.flush_messages, v.flush_ms)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::topic_config::CompressionType;
+    use crate::log::topic_config::{CompressionType, Durability};
     use crate::storage::batch::build_test_batch;
 
     fn values() -> TopicValues {
@@ -381,11 +409,12 @@ mod tests {
             let mut c = b.clone();
             assert_eq!(p.append(&mut c, i).unwrap().base_offset, i * 10);
         }
-        // fsync durability: nothing visible before the sync.
-        assert!(p.high_watermark() < 3000);
-        p.sync().unwrap();
-        assert_eq!(p.high_watermark(), 3000);
-        let got = p.read(2990, 1 << 20).unwrap();
+        let ticket = p.begin_sync().unwrap().unwrap();
+        assert_eq!(ticket.upto, 3000);
+        p.finish_sync(ticket.run().unwrap());
+        // Reads stop at the bound the caller gives (the high watermark).
+        assert!(p.read(2990, 1 << 20, 2990).unwrap().is_empty());
+        let got = p.read(2990, 1 << 20, 3000).unwrap();
         assert_eq!(got.len(), 1061);
         p.close().unwrap();
         let names: Vec<String> = std::fs::read_dir(&dir)
@@ -403,7 +432,7 @@ mod tests {
             p.log_start() > 0,
             "the 3-slot ring of 64 KiB overwrote the oldest"
         );
-        assert!(p.read(2990, 1 << 20).unwrap()[16..] == b[16..]);
+        assert!(p.read(2990, 1 << 20, 3000).unwrap()[16..] == b[16..]);
         // Retention frees whole old slots only, never the active one.
         let start = p.log_start();
         assert_eq!(

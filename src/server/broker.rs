@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
 
 use event_listener::Event;
 use serde::{Deserialize, Serialize};
@@ -21,7 +20,7 @@ use super::config::{BrokerConfig, Listener};
 use super::partition_task::{self, PartitionHandle};
 use crate::log::partition::{Partition, ring_config};
 use crate::log::state_file::StateFile;
-use crate::log::topic_config::{BrokerDefaults, TopicConfig, TopicConfigError};
+use crate::log::topic_config::{BrokerDefaults, TopicConfig, TopicConfigError, TopicValues};
 use crate::protocol::error::ErrorCode;
 
 /// A refused admin operation: the Kafka code and a message for the client.
@@ -100,10 +99,9 @@ pub struct Broker {
     defaults: BrokerDefaults,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     meta: Mutex<StateFile<MetaFile>>,
-    started: Instant,
     /// Fires whenever any partition's high watermark or log start moves
     /// (wakes long-polling fetches).
-    pub data_changed: Event,
+    pub data_changed: Arc<Event>,
     shutting_down: AtomicBool,
     /// The next idempotent producer id; persisted before one is handed out.
     producer_ids: Mutex<(StateFile<i64>, i64)>,
@@ -150,8 +148,7 @@ impl Broker {
             defaults,
             topics: RwLock::new(BTreeMap::new()),
             meta: Mutex::new(meta),
-            started: Instant::now(),
-            data_changed: Event::new(),
+            data_changed: Arc::new(Event::new()),
             shutting_down: AtomicBool::new(false),
             producer_ids: Mutex::new((pid_file, next_pid.unwrap_or(0))),
             config,
@@ -174,7 +171,7 @@ impl Broker {
                         report.batches_scanned
                     );
                 }
-                handles.push(partition_task::spawn(part, broker.clone(), &t.name, p));
+                handles.push(broker.spawn_partition(part, cfg.values(), &t.name, p));
             }
             let topic = Arc::new(Topic {
                 name: t.name.clone(),
@@ -199,9 +196,16 @@ impl Broker {
         Ok(id)
     }
 
-    /// Milliseconds since the broker started (monotonic; for flush policy).
-    pub fn now_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
+    /// Starts partition `p`'s owner task.
+    fn spawn_partition(
+        &self,
+        part: Partition,
+        values: &TopicValues,
+        topic: &str,
+        p: u32,
+    ) -> PartitionHandle {
+        let name = format!("{topic}-{p}");
+        partition_task::spawn(part, values, self.data_changed.clone(), name)
     }
 
     /// Marks the broker as stopping: long polls return, connections stop
@@ -345,7 +349,7 @@ impl Broker {
                 }
                 AdminError::new(ErrorCode::KafkaStorageError, e.to_string())
             })?;
-            handles.push(partition_task::spawn(part, self.clone(), name, p));
+            handles.push(self.spawn_partition(part, cfg.values(), name, p));
         }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -450,7 +454,7 @@ impl Broker {
             let _ = std::fs::remove_dir_all(&dir);
             let part = Partition::create(&dir, &values)
                 .map_err(|e| AdminError::new(ErrorCode::KafkaStorageError, e.to_string()))?;
-            let h = partition_task::spawn(part, self.clone(), name, p);
+            let h = self.spawn_partition(part, &values, name, p);
             if let Ok(mut parts) = topic.partitions.write() {
                 parts.push(h);
             }
@@ -494,9 +498,21 @@ impl Broker {
         if validate_only {
             return Ok(());
         }
+        let values = next.values().clone();
         *cfg = next;
         drop(cfg);
-        self.persist_all()
+        self.persist_all()?;
+        // Durability, flush.*, retention.ms and ring.full.policy apply to the
+        // running partitions at once, not at the next restart.
+        let handles: Vec<PartitionHandle> = topic
+            .partitions
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_default();
+        for h in handles {
+            h.reconfigure(&values);
+        }
+        Ok(())
     }
 
     /// Closes every partition (sync + checkpoint); used at shutdown.

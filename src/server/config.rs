@@ -65,6 +65,11 @@ pub struct BrokerConfig {
     pub index_interval_bytes: u32,
     pub compression_type: CompressionType,
     pub min_insync_replicas: u16,
+    /// Executor threads (connections, handlers, owner tasks); default: cores.
+    pub num_network_threads: u16,
+    /// Blocking workers for file I/O; default: cores, at least 2 (a sync
+    /// runs beside the next appends).
+    pub num_io_threads: u16,
     /// Keys set by the file or an override (canonical names): DescribeConfigs' STATIC_BROKER_CONFIG.
     pub explicit_keys: BTreeSet<String>,
 }
@@ -96,9 +101,16 @@ impl Default for BrokerConfig {
             index_interval_bytes: 4096,
             compression_type: CompressionType::Producer,
             min_insync_replicas: 1,
+            num_network_threads: cores(),
+            num_io_threads: cores().max(2),
             explicit_keys: BTreeSet::new(),
         }
     }
+}
+
+/// The board's cores (1 when the OS will not say).
+fn cores() -> u16 {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(256) as u16)
 }
 
 /// A value the broker refuses. Display: `invalid value 'v' for key: <allowed>`.
@@ -161,7 +173,8 @@ impl fmt::Display for ConfigWarning {
 }
 
 const UNUSED: &str = "pipit does not use it";
-const NO_THREADS: &str = "pipit runs one async executor, not thread pools";
+const NO_THREADS: &str =
+    "pipit sizes its executor and file-I/O workers with num.network.threads and num.io.threads";
 const NO_ZK: &str = "pipit has no ZooKeeper or KRaft quorum (a single broker is its own controller; clustering is not built yet)";
 const ONLY_PLAINTEXT: &str = "only PLAINTEXT listeners are supported";
 
@@ -191,8 +204,6 @@ pub const IGNORED_KAFKA_KEYS: &[(&str, &str)] = &[
         "flushes are group commits",
     ),
     ("log.flush.offset.checkpoint.interval.ms", UNUSED),
-    ("num.network.threads", NO_THREADS),
-    ("num.io.threads", NO_THREADS),
     ("num.recovery.threads.per.data.dir", NO_THREADS),
     ("num.replica.fetchers", NO_THREADS),
     ("num.replica.alter.log.dirs.threads", NO_THREADS),
@@ -388,6 +399,8 @@ fn apply(
             c.socket_request_max_bytes = parse_int(v, 1024..=100 << 20)? as u32
         }
         "max.connections" => c.max_connections = parse_int(v, 1..=65_535)? as u32,
+        "num.network.threads" => c.num_network_threads = parse_int(v, 1..=256)? as u16,
+        "num.io.threads" => c.num_io_threads = parse_int(v, 1..=256)? as u16,
         "index.interval.bytes" => {
             c.index_interval_bytes = parse_int(v, INDEX_INTERVAL_BYTES_RANGE)? as u32
         }

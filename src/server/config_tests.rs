@@ -315,13 +315,23 @@ fn retention_hours_and_minutes_follow_kafka_precedence() {
 }
 
 #[test]
+fn thread_counts_default_to_the_cores_and_are_bounded() {
+    let c = ok("");
+    assert!(c.num_network_threads >= 1);
+    assert!(c.num_io_threads >= 2, "a sync runs beside the next appends");
+    assert_eq!(ok("num.network.threads=3").num_network_threads, 3);
+    assert_eq!(ok("num.io.threads=5").num_io_threads, 5);
+    assert!(parse("num.io.threads=0").is_err());
+}
+
+#[test]
 fn ignored_kafka_keys_and_unknown_keys_warn() {
-    let (_, w) = parse("num.network.threads=3\nlog.index.size.max.bytes=10485760\nzookeeper.connect=x:2181\nfoo.bar=1\nlog.dirs=/a,/b").unwrap();
+    let (_, w) = parse("num.replica.fetchers=3\nlog.index.size.max.bytes=10485760\nzookeeper.connect=x:2181\nfoo.bar=1\nlog.dirs=/a,/b").unwrap();
     let kinds: Vec<(&str, &WarningKind)> = w.iter().map(|w| (w.key.as_str(), &w.kind)).collect();
     assert_eq!(kinds.len(), 5);
     assert!(kinds.contains(&("foo.bar", &WarningKind::UnknownKey)));
     assert!(kinds.contains(&(
-        "num.network.threads",
+        "num.replica.fetchers",
         &WarningKind::IgnoredKafkaKey { reason: NO_THREADS }
     )));
     assert!(kinds.contains(&(

@@ -83,7 +83,7 @@ pub async fn serve(broker: Arc<Broker>, stream: Async<TcpStream>, peer: SocketAd
     let stream = Arc::new(stream);
     let (tx, rx) = smol::channel::bounded::<Task<Reply>>(MAX_IN_FLIGHT);
     let writer_stream = stream.clone();
-    let writer = smol::spawn(async move {
+    let writer = crate::server::rt::spawn(async move {
         while let Ok(task) = rx.recv().await {
             match task.await {
                 Ok(Some(frame)) => {
@@ -126,7 +126,9 @@ pub async fn serve(broker: Arc<Broker>, stream: Async<TcpStream>, peer: SocketAd
         let task: Task<Reply> = match decode_request_bytes(bytes.clone()) {
             Ok((header, request)) => {
                 let b = broker.clone();
-                smol::spawn(async move { handlers::dispatch(&b, &header, request).await })
+                crate::server::rt::spawn(
+                    async move { handlers::dispatch(&b, &header, request).await },
+                )
             }
             Err(DecodeError::UnsupportedVersion {
                 api_key,
@@ -137,7 +139,7 @@ pub async fn serve(broker: Arc<Broker>, stream: Async<TcpStream>, peer: SocketAd
                     log::info!(
                         "{peer}: {api_key:?} v{api_version} is not supported; answered UNSUPPORTED_VERSION"
                     );
-                    smol::spawn(async move { Ok(Some(resp)) })
+                    crate::server::rt::spawn(async move { Ok(Some(resp)) })
                 }
                 None => {
                     log::warn!(

@@ -12,6 +12,7 @@ pub mod config;
 pub mod conn;
 pub mod handlers;
 pub mod partition_task;
+pub mod rt;
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -30,7 +31,11 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs a broker until a signal stops it.
 pub fn run(config: BrokerConfig) -> Result<(), String> {
-    smol::block_on(serve(config))
+    let (net, io) = (
+        config.num_network_threads as usize,
+        config.num_io_threads as usize,
+    );
+    rt::block_on(net, io, serve(config))
 }
 
 async fn serve(config: BrokerConfig) -> Result<(), String> {
@@ -101,7 +106,7 @@ async fn serve(config: BrokerConfig) -> Result<(), String> {
         let _ = stream.get_ref().set_nodelay(true);
         open.fetch_add(1, Ordering::AcqRel);
         let (b, o) = (broker.clone(), open.clone());
-        smol::spawn(async move {
+        rt::spawn(async move {
             conn::serve(b, stream, peer).await;
             o.fetch_sub(1, Ordering::AcqRel);
         })

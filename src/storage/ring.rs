@@ -239,6 +239,20 @@ impl<B: Backend> Ring<B> {
     pub fn synced_offset(&self) -> u64 {
         self.synced_offset
     }
+    /// The slot appends go to, if any is in use.
+    pub fn active_slot(&self) -> Option<u16> {
+        self.order.last().copied()
+    }
+    /// Records that a sync the caller ran itself (on its own handle of the
+    /// active slot's log file, see `active_slot`) made everything below
+    /// `upto` durable. Never moves backwards or past the log end.
+    pub fn mark_synced(&mut self, upto: u64) {
+        self.synced_offset = self.synced_offset.max(upto.min(self.next_offset));
+    }
+    /// Changes `ring.full.policy` of a live ring (the shape stays fixed).
+    pub fn set_policy(&mut self, policy: FullPolicy) {
+        self.cfg.policy = policy;
+    }
     /// The oldest offset still held (Kafka's log start offset).
     pub fn log_start(&self) -> u64 {
         self.order

@@ -100,7 +100,7 @@ pub async fn handle(
                 .as_ref()
                 .and_then(|t| t.config.lock().ok().map(|c| c.values().max_message_bytes))
                 .unwrap_or(0);
-            let task = smol::spawn(async move {
+            let task = crate::server::rt::spawn(async move {
                 if !matches!(acks, -1..=1) {
                     return partition_error(index, ErrorCode::InvalidRequiredAcks, None);
                 }

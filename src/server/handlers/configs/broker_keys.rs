@@ -137,6 +137,18 @@ pub(super) fn broker_entries(c: &BrokerConfig) -> Vec<BrokerEntry> {
             "Client connections served at once.",
         ),
         e(
+            "num.network.threads",
+            some(c.num_network_threads.to_string()),
+            TYPE_INT,
+            "Executor threads for connections and partition owners (default: the cores).",
+        ),
+        e(
+            "num.io.threads",
+            some(c.num_io_threads.to_string()),
+            TYPE_INT,
+            "Blocking workers for file I/O: appends, reads, syncs, rolls, preallocation.",
+        ),
+        e(
             "index.interval.bytes",
             some(c.index_interval_bytes.to_string()),
             TYPE_INT,
