@@ -12,7 +12,9 @@
 mod common;
 
 use common::Broker;
-use common::bench::{kcat_produce, machine, timed, update_section, write_payload_lines};
+use common::bench::{
+    kcat_produce, machine, parse_final_line, timed, update_section, write_payload_lines,
+};
 use common::clients::py_venv;
 
 const N: u64 = 500_000;
@@ -31,23 +33,6 @@ struct Row {
     cpu: f64,
     /// avg, p50, p95, p99, p99.9, max in ms, where the client reports them.
     latency: Option<[f64; 6]>,
-}
-
-/// The numbers of Kafka's final perf-test line, checked for shape:
-/// `N records sent, R records/sec (M MB/sec), A ms avg latency, X ms max latency,
-/// P50 ms 50th, P95 ms 95th, P99 ms 99th, P999 ms 99.9th.`
-fn parse_final_line(stdout: &str) -> [f64; 9] {
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.contains("records sent,") && l.ends_with("99.9th."))
-        .unwrap_or_else(|| panic!("no final perf-test line in:\n{stdout}"));
-    let nums: Vec<f64> = line
-        .split_whitespace()
-        .filter_map(|w| w.trim_start_matches('(').parse().ok())
-        .collect();
-    nums.try_into()
-        .unwrap_or_else(|n: Vec<f64>| panic!("{} numbers in {line:?}", n.len()))
 }
 
 fn pipit_produce(addr: &str, acks: &'static str) -> (Row, String) {

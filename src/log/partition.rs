@@ -113,6 +113,9 @@ pub struct Partition {
 /// on meanwhile (they land in the page cache; the next sync covers them).
 pub struct SyncTicket {
     file: std::fs::File,
+    /// Test builds: fail this sync with EIO (see `sync_faults::fail_syncs_in`).
+    #[cfg(test)]
+    fail: bool,
     /// Everything below is durable once [`SyncTicket::run`] succeeds: it was
     /// written before the ticket was taken, into this file or into an older
     /// slot that the ring synced when it rolled.
@@ -122,6 +125,10 @@ pub struct SyncTicket {
 impl SyncTicket {
     /// fdatasync; slow on a card, so never on the executor.
     pub fn run(self) -> io::Result<u64> {
+        #[cfg(test)]
+        if self.fail {
+            return Err(io::Error::from_raw_os_error(5)); // EIO, as a dying card says it
+        }
         self.file.sync_data()?;
         Ok(self.upto)
     }
@@ -274,6 +281,8 @@ impl Partition {
         Ok(Some(SyncTicket {
             file,
             upto: self.ring.next_offset(),
+            #[cfg(test)]
+            fail: sync_faults::failing(self.ring.backend().dir()),
         }))
     }
 
@@ -367,6 +376,24 @@ impl Partition {
     /// Syncs and checkpoints; after this a restart reads nothing back.
     pub fn close(mut self) -> Result<(), PartitionError> {
         self.write_checkpoint()
+    }
+}
+
+/// Test builds: a fault switch for syncs, by partition directory.
+#[cfg(test)]
+pub mod sync_faults {
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    static FAILING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    /// Every later sync of the partition in `dir` fails with EIO.
+    pub fn fail_syncs_in(dir: &Path) {
+        FAILING.lock().unwrap().push(dir.to_path_buf());
+    }
+
+    pub fn failing(dir: &Path) -> bool {
+        FAILING.lock().unwrap().iter().any(|d| d == dir)
     }
 }
 

@@ -410,7 +410,8 @@ impl Broker {
             .unwrap_or_default();
         for (p, h) in handles.iter().enumerate() {
             h.close().await;
-            let _ = std::fs::remove_dir_all(self.partition_dir(name, p as u32));
+            let dir = self.partition_dir(name, p as u32);
+            let _ = super::rt::io(move || std::fs::remove_dir_all(dir)).await;
         }
         log::info!("deleted topic {name}");
         Ok(())

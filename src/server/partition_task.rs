@@ -552,11 +552,13 @@ impl Owner {
         let mut sync: Option<Task<io::Result<u64>>> = None;
         loop {
             let config = self.shared.config_changed.listen();
-            self.apply_config();
             let deadline = self.core.next_deadline(self.now());
             let wait =
                 deadline.map(|t| Duration::from_millis(t.saturating_sub(self.now().mono_ms)));
-            let wake = {
+            let pending = self.shared.config.lock().is_ok_and(|c| c.is_some());
+            let wake = if pending {
+                Wake::Time
+            } else {
                 let cmd = async {
                     match rx.recv().await {
                         Ok(c) => Wake::Cmd(c),
@@ -587,6 +589,8 @@ impl Owner {
                 .await
             };
             let mut close = None;
+            // A config change made before a command was sent applies to it.
+            self.apply_config();
             match wake {
                 Wake::Closed => break,
                 Wake::Synced(r) => {
@@ -666,3 +670,7 @@ impl Owner {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "partition_task_tests.rs"]
+mod tests;

@@ -93,3 +93,20 @@ pub fn kcat_produce(addr: &str, topic: &str, file: &Path, acks: &str) -> (f64, f
     ));
     (t.wall, t.cpu)
 }
+
+/// The numbers of Kafka's final perf-test line, checked for shape:
+/// `N records sent, R records/sec (M MB/sec), A ms avg latency, X ms max latency,
+/// P50 ms 50th, P95 ms 95th, P99 ms 99th, P999 ms 99.9th.`
+pub fn parse_final_line(stdout: &str) -> [f64; 9] {
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains("records sent,") && l.ends_with("99.9th."))
+        .unwrap_or_else(|| panic!("no final perf-test line in:\n{stdout}"));
+    let nums: Vec<f64> = line
+        .split_whitespace()
+        .filter_map(|w| w.trim_start_matches('(').parse().ok())
+        .collect();
+    nums.try_into()
+        .unwrap_or_else(|n: Vec<f64>| panic!("{} numbers in {line:?}", n.len()))
+}

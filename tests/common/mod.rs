@@ -43,6 +43,8 @@ pub struct Broker {
     run: u32,
     /// Set once a log tail went into a message, so Drop does not print it twice.
     tail_shown: std::cell::Cell<bool>,
+    /// Another build of pipit to run (benchmarks compare against a baseline).
+    bin: Option<PathBuf>,
 }
 
 impl Broker {
@@ -82,6 +84,11 @@ impl Broker {
     /// Starts `pipit broker` with an ephemeral listener, a fresh `log.dirs` and the
     /// given `--override key=value` pairs; returns once the ready line was printed.
     pub fn start(overrides: &[(&str, &str)]) -> Broker {
+        Broker::start_bin(None, overrides)
+    }
+
+    /// [`Broker::start`] with another pipit binary (`None`: this build).
+    pub fn start_bin(bin: Option<PathBuf>, overrides: &[(&str, &str)]) -> Broker {
         let dir = unique_temp_dir();
         let mut broker = Broker {
             overrides: overrides
@@ -93,6 +100,7 @@ impl Broker {
             addr: String::new(),
             run: 0,
             tail_shown: std::cell::Cell::new(false),
+            bin,
         };
         broker.spawn();
         broker
@@ -209,8 +217,10 @@ impl Broker {
         }
         let stderr = fs::File::create(self.stderr_path(self.run)).expect("create stderr log");
         // PIPIT_TEST_BIN runs the suite against another build (or a stand-in).
-        let bin = std::env::var_os("PIPIT_TEST_BIN")
-            .map(PathBuf::from)
+        let bin = self
+            .bin
+            .clone()
+            .or_else(|| std::env::var_os("PIPIT_TEST_BIN").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_pipit")));
         let mut child = Command::new(&bin)
             .args(&args)
