@@ -9,13 +9,19 @@
 //! | layer       | folder            | owns                                                                  |
 //! |-------------|-------------------|-----------------------------------------------------------------------|
 //! | storage     | `src/storage/`    | record-batch views, CRC-32C, the segment ring, indexes, recovery       |
-//! | log         | `src/log/`        | a partition on files: directory layout, preallocation, flush policy    |
+//! | log         | `src/log/`        | a partition on files, and its sans-I/O core (`PartitionCore`: group    |
+//! |             |                   | commit, reply order, visibility, retention deadlines)                  |
 //! | protocol    | `src/protocol/`   | Kafka frames, request guard, version table, error codes (sans-I/O)     |
-//! | server      | `src/server/`     | smol listener, connections, dispatch to thin handlers, shutdown        |
-//! | cluster     | `src/cluster/`    | peers, controller election, replication, ISR                          |
-//! | groups      | `src/groups/`     | group coordinator and committed offsets                               |
+//! | groups      | `src/groups/`     | the group coordinator core and the offsets-topic format (sans-I/O)    |
+//! | cluster     | `src/cluster/`    | election, controller, ISR and high-watermark rules (sans-I/O)         |
+//! | server      | `src/server/`     | the smol shell: listener, connections, thin handlers, the owner tasks |
+//! |             |                   | that drive the cores, file I/O on blocking workers                    |
 //! | client, cli | `src/client/`, `src/cli/` | our Kafka client and the Kafka tools as subcommands           |
 //! | dashboard   | `src/dashboard/`  | HTTP page, JSON API and Prometheus `/metrics`                         |
+//!
+//! Cores (the partition core now; the group coordinator and the controller
+//! as they land) take commands and `now` and return actions; they sit below
+//! `server`, which only drives them, so no handler imports upward.
 //!
 //! `src/main.rs` only turns `pipit <subcommand>` into a call into `cli`.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -30,13 +36,13 @@ pub mod log;
 pub mod protocol;
 
 #[cfg(feature = "std")]
-pub mod server;
+pub mod groups;
 
 #[cfg(feature = "std")]
 pub mod cluster;
 
 #[cfg(feature = "std")]
-pub mod groups;
+pub mod server;
 
 #[cfg(feature = "std")]
 pub mod client;

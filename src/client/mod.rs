@@ -6,6 +6,7 @@
 //! `produce_frame` writes Produce requests without copying their batches.
 //! Settings use Kafka's property names (`config`). Works against any Kafka broker.
 
+mod accumulator;
 pub mod admin;
 pub mod cluster;
 pub mod compression;

@@ -18,11 +18,11 @@ use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProdu
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
-use super::conn::ClientError;
-use super::pipeline::Pipe;
-use super::producer::{
+use super::accumulator::{
     Inner, MAX_FREE_BUFFERS, Pending, SENDER_TICK, State, assign_sequence, lock, refresh_topic,
 };
+use super::conn::ClientError;
+use super::pipeline::Pipe;
 
 /// Kafka error codes the idempotent producer treats specially.
 const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
@@ -411,7 +411,7 @@ fn results(resp: &ProduceResponse, batches: &Ready, addr: &str) -> Vec<Result<i6
 mod tests {
     use bytes::Bytes;
 
-    use super::super::producer::Pending;
+    use super::super::accumulator::Pending;
     use super::requeue_in_order;
 
     fn with_seq(seq: Option<i32>) -> Pending {
