@@ -62,7 +62,7 @@ impl fmt::Display for Allowed {
             }
             Allowed::Bool => f.write_str("must be true or false"),
             Allowed::Listeners => {
-                f.write_str("must be a comma-separated list of PLAINTEXT://host:port")
+                f.write_str("must be one PLAINTEXT://host:port (pipit serves a single listener)")
             }
             Allowed::NonEmpty => f.write_str("must not be empty"),
             Allowed::AtMost {

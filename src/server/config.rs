@@ -421,7 +421,9 @@ fn parse_bool(v: &str) -> Result<bool, Allowed> {
     }
 }
 
-/// `PLAINTEXT://host:port[,PLAINTEXT://host:port]`, host may be `[v6]` or empty.
+/// `PLAINTEXT://host:port`, host may be `[v6]` or empty. One listener: Kafka needs a
+/// distinct listener name for each, and pipit serves a single PLAINTEXT one, so a
+/// second is refused rather than accepted and silently not served.
 fn parse_listeners(v: &str) -> Result<Vec<Listener>, Allowed> {
     let mut out = Vec::new();
     for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -440,7 +442,7 @@ fn parse_listeners(v: &str) -> Result<Vec<Listener>, Allowed> {
             port,
         });
     }
-    if out.is_empty() {
+    if out.len() != 1 {
         return Err(Allowed::Listeners);
     }
     Ok(out)
