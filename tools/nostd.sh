@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds the storage layer with no std and no alloc for a bare-metal target.
-# Any use of std or alloc in src/storage fails this build.
+# Any use of std or alloc in src/storage fails this build. A target that cannot be installed
+# fails too: the check never passes by not running.
 set -euo pipefail
 target=${1:-thumbv7em-none-eabihf}
 if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
   if ! rustup target add "$target" >/dev/null 2>&1; then
-    echo "nostd: SKIPPED: the Rust std/core for $target could not be installed with rustup here"
-    exit 0
+    echo "nostd: FAILED: the Rust core for $target could not be installed with rustup here"
+    exit 1
   fi
 fi
 cargo build --lib --no-default-features --target "$target"
