@@ -695,8 +695,10 @@ fn producer_reports_offsets_the_consumer_reads_back_in_order() {
 }
 
 /// Retries keep order: the broker is killed (SIGKILL) and restarted on the same
-/// port while the producer sends; every acknowledged record is in the log, and the
-/// log never goes back in send order (a retried batch may repeat, never reorder).
+/// port while the producer sends; every acknowledged record is in the log exactly
+/// once (acks=all: the producer is idempotent) and in send order. The test checks
+/// that records were in flight at the kill: sent before it, acknowledged after the
+/// restart.
 #[test]
 fn retries_across_a_broker_restart_keep_partition_order() {
     use pipit::client::config::ClientConfig;
@@ -707,6 +709,8 @@ fn retries_across_a_broker_restart_keep_partition_order() {
     create(&b, "order", "1");
     let (config, _) = ClientConfig::from_props(&b.retrying_producer_props(&[]))
         .unwrap_or_else(|e| panic!("config: {e}"));
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sent_in_thread = sent.clone();
     let producer_thread = std::thread::spawn(move || {
         smol::block_on(async {
             let producer = Producer::new(config).await.map_err(|e| e.to_string())?;
@@ -723,21 +727,34 @@ fn retries_across_a_broker_restart_keep_partition_order() {
                         .await
                         .map_err(|e| e.to_string())?,
                 );
+                sent_in_thread.store(i as usize + 1, std::sync::atomic::Ordering::Release);
                 smol::Timer::after(Duration::from_millis(3)).await;
             }
             let mut acked = Vec::new();
             for (i, f) in futures.into_iter().enumerate() {
-                if f.await.is_ok() {
-                    acked.push(i as u32);
+                if let Ok(report) = f.await {
+                    acked.push((i as u32, report.acked_at));
                 }
             }
             let _ = producer.close().await;
-            Ok::<Vec<u32>, String>(acked)
+            Ok::<Vec<(u32, std::time::Instant)>, String>(acked)
         })
     });
     std::thread::sleep(Duration::from_millis(600));
+    // Freeze the broker, let the producer send a few more (they cannot be
+    // acknowledged now), then kill it: records are surely in flight.
+    b.signal("STOP");
+    let sent_at_stop = sent.load(std::sync::atomic::Ordering::Acquire);
+    let frozen = std::time::Instant::now();
+    while sent.load(std::sync::atomic::Ordering::Acquire) < sent_at_stop + 5
+        && frozen.elapsed() < Duration::from_secs(5)
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     b.kill9();
+    let sent_before_kill = sent.load(std::sync::atomic::Ordering::Acquire) as u32;
     std::thread::sleep(Duration::from_millis(300));
+    let restarted_at = std::time::Instant::now();
     b.restart();
     let acked = producer_thread
         .join()
@@ -748,11 +765,21 @@ fn retries_across_a_broker_restart_keep_partition_order() {
         600,
         "with retries every record is acknowledged in the end"
     );
+    let in_flight = acked
+        .iter()
+        .filter(|(i, at)| *i < sent_before_kill && *at >= restarted_at)
+        .count();
+    assert!(
+        sent_before_kill > 0 && in_flight > 0,
+        "records must be in flight at the kill: {sent_before_kill} sent before it, \
+         {in_flight} of them acknowledged only after the restart"
+    );
+    let acked: Vec<u32> = acked.into_iter().map(|(i, _)| i).collect();
     let logged: Vec<u32> = kcat_read_in_order(&b, "order");
     for w in logged.windows(2) {
         assert!(
-            w[0] <= w[1] || w[1] == 0,
-            "order broken: {} then {} in {logged:?}",
+            w[0] < w[1],
+            "order broken or a record repeated: {} then {} in {logged:?}",
             w[0],
             w[1]
         );

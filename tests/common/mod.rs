@@ -174,6 +174,16 @@ impl Broker {
         }
     }
 
+    /// Sends `kill -<sig>` (e.g. "STOP", "CONT") to the running broker.
+    pub fn signal(&self, sig: &str) {
+        let child = self.child.as_ref().expect("broker is not running");
+        let status = Command::new("kill")
+            .args([format!("-{sig}"), child.id().to_string()])
+            .status()
+            .expect("run kill(1)");
+        assert!(status.success(), "kill -{sig} failed");
+    }
+
     /// SIGKILL: no chance to sync or clean up, like a power cut for the process.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
