@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 NOSTD_TARGET := thumbv7em-none-eabihf
 
-.PHONY: help run build test test-deps unit integration nostd lint bench footprint clean
+.PHONY: help run build test test-deps unit integration nostd lint bench footprint clean soak
 
 help:
 	@echo "make run        build a release binary and run one broker with defaults"
@@ -11,6 +11,7 @@ help:
 	@echo "make nostd      build the storage layer without std or alloc ($(NOSTD_TARGET))"
 	@echo "make lint       cargo fmt --check and clippy -D warnings"
 	@echo "make bench      benchmarks; results go to BENCHMARKS.md"
+	@echo "make soak       long crash soaks (SOAK_CYCLES=1000 kill -9 cycles); make test runs 20"
 	@echo "make cross BOARD=rpi4   static binary for a board (boards/README.md)"
 	@echo "make test-arm   board binaries under qemu-user"
 	@echo "make footprint  binary sizes, RSS, start time, write amplification"
@@ -42,6 +43,11 @@ lint:
 
 bench:
 	@tools/bench.sh
+
+# Long crash soaks; `make test` runs the same tests with short counts.
+SOAK_CYCLES ?= 1000
+soak: test-deps
+	PIPIT_SOAK_CYCLES=$(SOAK_CYCLES) $(CARGO) test --release --test soak_kill9 -- --nocapture
 
 clean:
 	$(CARGO) clean
