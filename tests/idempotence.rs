@@ -59,8 +59,13 @@ fn call<R: Encodable + HeaderVersion>(
 
 /// A one-record batch of producer `pid`/`epoch` with sequence `seq`.
 fn batch(pid: i64, epoch: i16, seq: i32) -> Vec<u8> {
-    let mut b = vec![0u8; 61 + 20];
-    build_test_batch(&mut b, 20, 1, 1_700_000_000_000, seq as u8).unwrap();
+    sized_batch(pid, epoch, seq, 20)
+}
+
+/// As [`batch`] with a record body of `body` bytes (pid -1: not idempotent).
+fn sized_batch(pid: i64, epoch: i16, seq: i32, body: usize) -> Vec<u8> {
+    let mut b = vec![0u8; 61 + body];
+    build_test_batch(&mut b, body, 1, 1_700_000_000_000, seq as u8).unwrap();
     b[43..51].copy_from_slice(&pid.to_be_bytes());
     b[51..53].copy_from_slice(&epoch.to_be_bytes());
     b[53..57].copy_from_slice(&seq.to_be_bytes());
@@ -151,4 +156,65 @@ fn duplicates_get_their_original_offset_gaps_and_old_epochs_are_refused() {
     );
     let again = InitProducerIdResponse::decode(&mut b, 4).unwrap();
     assert!(again.producer_id.0 > pid);
+}
+
+/// Producer `pid` writes seq 0; plain batches then fill more than one 64 KiB
+/// slot, so the ring rolls and the newest slot holds none of its batches.
+/// Returns seq 0's offset and the log end.
+fn write_then_roll(addr: &str) -> (i64, (i64, i16), i64) {
+    common::clients::kcat_ok(&["-b", addr, "-t", "seq", "-P"], Some(b"plain\n"));
+    let mut s = connect(addr);
+    let mut b = call(
+        &mut s,
+        ApiKey::InitProducerId,
+        4,
+        &InitProducerIdRequest::default(),
+        1,
+    );
+    let init = InitProducerIdResponse::decode(&mut b, 4).unwrap();
+    let (pid, epoch) = (init.producer_id.0, init.producer_epoch);
+    let (code, first) = produce(&mut s, batch(pid, epoch, 0));
+    assert_eq!(code, 0);
+    let mut last = first;
+    for _ in 0..100 {
+        let (code, o) = produce(&mut s, sized_batch(-1, -1, -1, 1000));
+        assert_eq!(code, 0);
+        last = o;
+    }
+    (first, (pid, epoch), last + 1)
+}
+
+/// Segments of 64 KiB, so a hundred 1 KB batches roll the ring.
+const SMALL_SLOTS: [(&str, &str); 2] = [
+    ("log.segment.bytes", "65536"),
+    ("message.max.bytes", "32768"),
+];
+
+fn retry_is_a_duplicate_after(stop: fn(&mut Broker)) {
+    let mut broker = Broker::start(&SMALL_SLOTS);
+    let (first, (pid, epoch), end) = write_then_roll(&broker.addr());
+    stop(&mut broker);
+    broker.restart();
+    let mut s = connect(&broker.addr());
+    assert_eq!(
+        produce(&mut s, batch(pid, epoch, 0)),
+        (0, first),
+        "the retry is answered with its original offset\n{}",
+        broker.log_tail()
+    );
+    assert_eq!(
+        produce(&mut s, batch(pid, epoch, 1)),
+        (0, end),
+        "the retry was not stored: the next batch gets the old log end"
+    );
+}
+
+#[test]
+fn retry_of_a_batch_in_an_older_slot_is_a_duplicate_after_sigterm_restart() {
+    retry_is_a_duplicate_after(|b| assert!(b.sigterm_and_wait().success()));
+}
+
+#[test]
+fn retry_of_a_batch_in_an_older_slot_is_a_duplicate_after_sigkill_restart() {
+    retry_is_a_duplicate_after(Broker::kill9);
 }

@@ -6,13 +6,17 @@
 //! cut could take back; with `replicated` it is the log end offset (a single
 //! node's ISR is itself). The checkpoint (`recovery-point-checkpoint.a/.b`)
 //! is written at every roll and at close, so a clean restart reads nothing
-//! back and a restart after a power cut checks only the newest slot.
+//! back and a restart after a power cut checks only the newest slot. The
+//! idempotent producers' snapshot (`producer-state.a/.b`) is written with
+//! every checkpoint, and at open the producer state is that snapshot plus the
+//! batch headers after it (see `producer_snapshot.rs`).
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use super::file_backend::{DirError, FileBackend};
 use super::flush::{FlushDecision, FlushPolicy};
+use super::producer_snapshot::{Snapshot, SnapshotFile};
 use super::producer_state::{ProducerStates, SeqCheck};
 use super::state_file::{StateFile, StateFileError};
 use super::topic_config::{Durability, RingFullPolicy, TopicValues};
@@ -101,6 +105,7 @@ pub struct Partition {
     flush: FlushPolicy,
     high_watermark: u64,
     producers: ProducerStates,
+    producer_snapshot: SnapshotFile,
 }
 
 impl Partition {
@@ -114,12 +119,15 @@ impl Partition {
         })?;
         let (checkpoint, _) =
             StateFile::open(dir.join(CHECKPOINT_FILE)).map_err(PartitionError::Checkpoint)?;
+        let (producer_snapshot, _) =
+            SnapshotFile::open(dir, 0).map_err(PartitionError::Checkpoint)?;
         let mut p = Partition {
             ring,
             checkpoint,
             flush: flush_policy(values),
             high_watermark: 0,
             producers: ProducerStates::default(),
+            producer_snapshot,
         };
         p.write_checkpoint()?;
         Ok(p)
@@ -140,29 +148,19 @@ impl Partition {
                 dir: dir.to_path_buf(),
                 error,
             })?;
+        let (producer_snapshot, saved) =
+            SnapshotFile::open(dir, 0).map_err(PartitionError::Checkpoint)?;
         let mut p = Partition {
             high_watermark: ring.next_offset(),
             ring,
             checkpoint,
             flush: flush_policy(values),
             producers: ProducerStates::default(),
+            producer_snapshot,
         };
+        p.rebuild_producers(dir, saved);
+        // Only now: the checkpoint also saves the producer state just rebuilt.
         p.write_checkpoint()?;
-        // Idempotent producers' windows, from the newest slot's batches.
-        let producers = &mut p.producers;
-        p.ring
-            .for_each_header_in_active_slot(|h| {
-                if h.producer_id >= 0 {
-                    producers.record(
-                        h.producer_id,
-                        h.producer_epoch,
-                        h.base_sequence,
-                        h.records_count,
-                        h.base_offset as u64,
-                    );
-                }
-            })
-            .map_err(|e| PartitionError::Io(io::Error::other(format!("{e:?}"))))?;
         Ok((p, report))
     }
 
@@ -258,7 +256,52 @@ impl Partition {
         self.checkpoint
             .write(&cp)
             .map_err(PartitionError::Checkpoint)?;
+        // A hint only: on failure the next open replays from an older one.
+        if let Err(e) = self
+            .producer_snapshot
+            .write(cp.recovery_point, &self.producers)
+        {
+            ::log::warn!("producer-state snapshot not written: {e}");
+        }
         Ok(())
+    }
+
+    /// Idempotent producers' state at open: the snapshot, if it describes no
+    /// more than the log holds, plus every batch header after it; else every
+    /// batch header in the ring. A read error keeps what was rebuilt so far.
+    fn rebuild_producers(&mut self, dir: &Path, saved: Option<Snapshot>) {
+        let end = self.ring.next_offset();
+        let (mut producers, from) = match saved {
+            Some(s) if s.valid_to <= end => (ProducerStates::restore(s.producers), s.valid_to),
+            Some(s) => {
+                ::log::warn!(
+                    "{}: producer-state snapshot is for offset {} but the log ends at {end}; \
+                     rebuilding producer state from the log",
+                    dir.display(),
+                    s.valid_to
+                );
+                (ProducerStates::default(), 0)
+            }
+            None => (ProducerStates::default(), 0),
+        };
+        let replayed = self.ring.for_each_header_from(from, |h| {
+            if h.producer_id >= 0 {
+                producers.record(
+                    h.producer_id,
+                    h.producer_epoch,
+                    h.base_sequence,
+                    h.records_count,
+                    h.base_offset as u64,
+                );
+            }
+        });
+        if let Err(e) = replayed {
+            ::log::warn!(
+                "{}: producer state rebuilt only partly: {e:?}",
+                dir.display()
+            );
+        }
+        self.producers = producers;
     }
 
     pub fn high_watermark(&self) -> u64 {

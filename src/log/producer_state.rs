@@ -10,10 +10,16 @@
 //! - otherwise the batch must start right after the last one (sequences wrap
 //!   at i32::MAX), else `OutOfOrder`;
 //! - a producer id this partition does not know is accepted from any
-//!   sequence (after a restart the window is rebuilt from the newest slot's
-//!   batches, see `Partition::open`, and older producers start fresh).
+//!   sequence.
+//!
+//! The state survives restarts through the partition's snapshot
+//! (`producer_snapshot.rs`): [`ProducerStates::saved`] and
+//! [`ProducerStates::restore`] convert it, and the batches written after the
+//! snapshot are replayed with [`ProducerStates::record`].
 
 use std::collections::{HashMap, VecDeque};
+
+use super::producer_snapshot::{SavedBatch, SavedProducer};
 
 /// Batches remembered per producer (Kafka's window).
 pub const WINDOW: usize = 5;
@@ -108,6 +114,56 @@ impl ProducerStates {
             last_seq: last_of(first_seq, records),
             base_offset,
         });
+    }
+
+    /// Every producer, for a snapshot (ordered by id, so equal states save equal bytes).
+    pub fn saved(&self) -> Vec<SavedProducer> {
+        let mut out: Vec<SavedProducer> = self
+            .producers
+            .iter()
+            .map(|(&id, p)| SavedProducer {
+                id,
+                epoch: p.epoch,
+                last_ms: 0,
+                batches: p
+                    .batches
+                    .iter()
+                    .map(|e| SavedBatch {
+                        first_seq: e.first_seq,
+                        last_seq: e.last_seq,
+                        base_offset: e.base_offset,
+                    })
+                    .collect(),
+            })
+            .collect();
+        out.sort_by_key(|p| p.id);
+        out
+    }
+
+    /// The state a snapshot saved (windows longer than [`WINDOW`] keep their newest batches).
+    pub fn restore(saved: Vec<SavedProducer>) -> Self {
+        let mut s = ProducerStates::default();
+        for p in saved {
+            let skip = p.batches.len().saturating_sub(WINDOW);
+            let batches = p
+                .batches
+                .into_iter()
+                .skip(skip)
+                .map(|b| Entry {
+                    first_seq: b.first_seq,
+                    last_seq: b.last_seq,
+                    base_offset: b.base_offset,
+                })
+                .collect();
+            s.producers.insert(
+                p.id,
+                Producer {
+                    epoch: p.epoch,
+                    batches,
+                },
+            );
+        }
+        s
     }
 
     pub fn len(&self) -> usize {
