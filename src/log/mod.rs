@@ -3,6 +3,7 @@
 pub mod file_backend;
 pub mod flush;
 pub mod partition;
+pub mod producer_ids;
 pub mod producer_snapshot;
 pub mod producer_state;
 pub mod state_file;

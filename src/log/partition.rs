@@ -304,6 +304,11 @@ impl Partition {
         self.producers = producers;
     }
 
+    /// The highest idempotent producer id this partition has state for.
+    pub fn max_producer_id(&self) -> Option<i64> {
+        self.producers.max_id()
+    }
+
     pub fn high_watermark(&self) -> u64 {
         self.high_watermark
     }

@@ -9,8 +9,17 @@
 //!   again and gets its original base offset;
 //! - otherwise the batch must start right after the last one (sequences wrap
 //!   at i32::MAX), else `OutOfOrder`;
-//! - a producer id this partition does not know is accepted from any
-//!   sequence.
+//! - a producer id this broker never handed out (at or above the
+//!   InitProducerId counter, `producer_ids.rs`) never gets here: Produce
+//!   refuses its batch with UNKNOWN_PRODUCER_ID (Kafka's "no record of this
+//!   producer id") and no state is created for it;
+//! - a handed-out id this partition has no state for (its first batch here,
+//!   or its state expired) is accepted at any sequence and epoch. That is
+//!   Kafka's rule since 2.5 (KIP-360: "if there is no current producer epoch,
+//!   accept writes with any sequence number"); before 2.5 Kafka answered
+//!   UNKNOWN_PRODUCER_ID at a sequence other than 0, which broke producers
+//!   whose state retention had removed. pipit keeps state across restarts,
+//!   so only expiry leaves a live producer without state.
 //!
 //! The state survives restarts through the partition's snapshot
 //! (`producer_snapshot.rs`): [`ProducerStates::saved`] and
@@ -166,6 +175,11 @@ impl ProducerStates {
         s
     }
 
+    /// The highest producer id known.
+    pub fn max_id(&self) -> Option<i64> {
+        self.producers.keys().max().copied()
+    }
+
     pub fn len(&self) -> usize {
         self.producers.len()
     }
@@ -223,6 +237,13 @@ mod tests {
         assert_eq!(s.check(1, 3, 0, 1), SeqCheck::Append);
         s.record(1, 3, 0, 1, 9);
         assert_eq!(s.check(1, 3, 0, 1), SeqCheck::Duplicate { base_offset: 9 });
+    }
+
+    #[test]
+    fn a_producer_without_state_is_accepted_at_any_sequence_as_kafka_does() {
+        let s = ProducerStates::default();
+        assert_eq!(s.check(3, 0, 0, 1), SeqCheck::Append);
+        assert_eq!(s.check(3, 4, 17, 1), SeqCheck::Append);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{BrokerConfig, Listener};
 use super::partition_task::{self, PartitionHandle};
 use crate::log::partition::{Partition, ring_config};
+use crate::log::producer_ids::ProducerIds;
 use crate::log::state_file::StateFile;
 use crate::log::topic_config::{BrokerDefaults, TopicConfig, TopicConfigError};
 use crate::protocol::error::ErrorCode;
@@ -105,8 +106,8 @@ pub struct Broker {
     /// (wakes long-polling fetches).
     pub data_changed: Event,
     shutting_down: AtomicBool,
-    /// The next idempotent producer id; persisted before one is handed out.
-    producer_ids: Mutex<(StateFile<i64>, i64)>,
+    /// Idempotent producer ids handed out, and their epochs.
+    producer_ids: Mutex<ProducerIds>,
 }
 
 /// Kafka's legal topic names: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
@@ -142,8 +143,8 @@ impl Broker {
         let (meta, saved) = StateFile::<MetaFile>::open(dir.join("pipit-meta"))
             .map_err(|e| format!("{}: {e}", dir.display()))?;
         let defaults = config.topic_defaults();
-        let (pid_file, next_pid) = StateFile::<i64>::open(dir.join("pipit-producer-ids"))
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let producer_ids =
+            ProducerIds::open(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let broker = Arc::new(Broker {
             cluster_id: format!("pipit-{}", config.broker_id),
             advertised,
@@ -153,7 +154,7 @@ impl Broker {
             started: Instant::now(),
             data_changed: Event::new(),
             shutting_down: AtomicBool::new(false),
-            producer_ids: Mutex::new((pid_file, next_pid.unwrap_or(0))),
+            producer_ids: Mutex::new(producer_ids),
             config,
         });
         for t in saved.unwrap_or_default().topics {
@@ -164,6 +165,13 @@ impl Broker {
                 let pdir = broker.partition_dir(&t.name, p);
                 let (part, report) = Partition::open(&pdir, cfg.values())
                     .map_err(|e| format!("{}: {e}", pdir.display()))?;
+                if let Some(id) = part.max_producer_id() {
+                    // Never hand out an id the logs already hold.
+                    broker
+                        .producer_ids()
+                        .ensure_above(id)
+                        .map_err(|e| format!("{}: {e}", dir.display()))?;
+                }
                 if report.torn_tails > 0 || !report.holes.is_empty() || report.holes_dropped > 0 {
                     log::warn!(
                         "{}: recovery cut {} torn tail(s), quarantined {:?} (+{} more), scanned {} batches",
@@ -187,16 +195,9 @@ impl Broker {
         Ok(broker)
     }
 
-    /// Hands out a new idempotent producer id, never reused across restarts
-    /// (the counter is persisted before the id is returned).
-    pub fn allocate_producer_id(&self) -> Result<i64, AdminError> {
-        let mut ids = self.producer_ids.lock().unwrap_or_else(|e| e.into_inner());
-        let id = ids.1;
-        ids.0.write(&(id + 1)).map_err(|e| {
-            AdminError::new(ErrorCode::KafkaStorageError, format!("producer ids: {e}"))
-        })?;
-        ids.1 = id + 1;
-        Ok(id)
+    /// The idempotent producer ids (see `log/producer_ids.rs`).
+    pub fn producer_ids(&self) -> std::sync::MutexGuard<'_, ProducerIds> {
+        self.producer_ids.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Milliseconds since the broker started (monotonic; for flush policy).
