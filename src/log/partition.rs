@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use super::file_backend::{DirError, FileBackend};
 use super::flush::{FlushDecision, FlushPolicy};
 use super::producer_snapshot::{Snapshot, SnapshotFile};
-use super::producer_state::{ProducerStates, SeqCheck};
+use super::producer_state::{ProducerLimits, ProducerStates, SeqCheck};
 use super::state_file::{StateFile, StateFileError};
 use super::topic_config::{Durability, RingFullPolicy, TopicValues};
 use crate::storage::batch::{HEADER_LEN, header_bytes};
@@ -111,6 +111,23 @@ pub struct Partition {
 impl Partition {
     /// Creates the directory with its ring reserved on disk.
     pub fn create(dir: &Path, values: &TopicValues) -> Result<Self, PartitionError> {
+        Self::create_with_limits(dir, values, ProducerLimits::default())
+    }
+
+    /// Opens an existing partition directory and recovers it.
+    pub fn open(
+        dir: &Path,
+        values: &TopicValues,
+    ) -> Result<(Self, RecoveryReport), PartitionError> {
+        Self::open_with_limits(dir, values, ProducerLimits::default())
+    }
+
+    /// As [`Partition::create`], keeping producer state within `limits`.
+    pub fn create_with_limits(
+        dir: &Path,
+        values: &TopicValues,
+        limits: ProducerLimits,
+    ) -> Result<Self, PartitionError> {
         let cfg = ring_config(values);
         let backend = FileBackend::create(dir, &cfg).map_err(PartitionError::Dir)?;
         let ring = Ring::create(backend, cfg, 0).map_err(|error| PartitionError::Open {
@@ -120,23 +137,24 @@ impl Partition {
         let (checkpoint, _) =
             StateFile::open(dir.join(CHECKPOINT_FILE)).map_err(PartitionError::Checkpoint)?;
         let (producer_snapshot, _) =
-            SnapshotFile::open(dir, 0).map_err(PartitionError::Checkpoint)?;
+            SnapshotFile::open(dir, limits.max_producers).map_err(PartitionError::Checkpoint)?;
         let mut p = Partition {
             ring,
             checkpoint,
             flush: flush_policy(values),
             high_watermark: 0,
-            producers: ProducerStates::default(),
+            producers: ProducerStates::new(limits),
             producer_snapshot,
         };
         p.write_checkpoint()?;
         Ok(p)
     }
 
-    /// Opens an existing partition directory and recovers it.
-    pub fn open(
+    /// As [`Partition::open`], keeping producer state within `limits`.
+    pub fn open_with_limits(
         dir: &Path,
         values: &TopicValues,
+        limits: ProducerLimits,
     ) -> Result<(Self, RecoveryReport), PartitionError> {
         let cfg = ring_config(values);
         let backend = FileBackend::open(dir, &cfg).map_err(PartitionError::Dir)?;
@@ -149,13 +167,13 @@ impl Partition {
                 error,
             })?;
         let (producer_snapshot, saved) =
-            SnapshotFile::open(dir, 0).map_err(PartitionError::Checkpoint)?;
+            SnapshotFile::open(dir, limits.max_producers).map_err(PartitionError::Checkpoint)?;
         let mut p = Partition {
             high_watermark: ring.next_offset(),
             ring,
             checkpoint,
             flush: flush_policy(values),
-            producers: ProducerStates::default(),
+            producers: ProducerStates::new(limits),
             producer_snapshot,
         };
         p.rebuild_producers(dir, saved);
@@ -179,12 +197,14 @@ impl Partition {
         }))?;
         let h = BatchHeader::parse(head).map_err(AppendError::Invalid)?;
         let idempotent = h.producer_id >= 0;
+        let wall = if idempotent { wall_ms() } else { 0 };
         if idempotent {
             let seq = self.producers.check(
                 h.producer_id,
                 h.producer_epoch,
                 h.base_sequence,
                 h.records_count,
+                wall,
             );
             match seq {
                 SeqCheck::Append => {}
@@ -214,6 +234,7 @@ impl Partition {
                 h.base_sequence,
                 h.records_count,
                 a.base_offset,
+                wall,
             );
         }
         self.flush
@@ -256,6 +277,7 @@ impl Partition {
         self.checkpoint
             .write(&cp)
             .map_err(PartitionError::Checkpoint)?;
+        self.producers.expire(wall_ms());
         // A hint only: on failure the next open replays from an older one.
         if let Err(e) = self
             .producer_snapshot
@@ -271,8 +293,12 @@ impl Partition {
     /// batch header in the ring. A read error keeps what was rebuilt so far.
     fn rebuild_producers(&mut self, dir: &Path, saved: Option<Snapshot>) {
         let end = self.ring.next_offset();
+        let (limits, now) = (self.producers.limits(), wall_ms());
         let (mut producers, from) = match saved {
-            Some(s) if s.valid_to <= end => (ProducerStates::restore(s.producers), s.valid_to),
+            Some(s) if s.valid_to <= end => (
+                ProducerStates::restore(s.producers, limits, now),
+                s.valid_to,
+            ),
             Some(s) => {
                 ::log::warn!(
                     "{}: producer-state snapshot is for offset {} but the log ends at {end}; \
@@ -280,9 +306,9 @@ impl Partition {
                     dir.display(),
                     s.valid_to
                 );
-                (ProducerStates::default(), 0)
+                (ProducerStates::new(limits), 0)
             }
-            None => (ProducerStates::default(), 0),
+            None => (ProducerStates::new(limits), 0),
         };
         let replayed = self.ring.for_each_header_from(from, |h| {
             if h.producer_id >= 0 {
@@ -292,6 +318,9 @@ impl Partition {
                     h.base_sequence,
                     h.records_count,
                     h.base_offset as u64,
+                    // Used "now": Kafka takes the batch's max timestamp, but a
+                    // client's clock may be far off (boards without an RTC).
+                    now,
                 );
             }
         });
@@ -384,6 +413,13 @@ impl Partition {
     pub fn close(mut self) -> Result<(), PartitionError> {
         self.write_checkpoint()
     }
+}
+
+/// Wall-clock milliseconds (producer expiry survives restarts, so not monotonic time).
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn flush_policy(v: &TopicValues) -> FlushPolicy {

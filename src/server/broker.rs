@@ -163,7 +163,8 @@ impl Broker {
             let mut handles = Vec::new();
             for p in 0..t.partitions {
                 let pdir = broker.partition_dir(&t.name, p);
-                let (part, report) = Partition::open(&pdir, cfg.values())
+                let limits = broker.config.producer_limits;
+                let (part, report) = Partition::open_with_limits(&pdir, cfg.values(), limits)
                     .map_err(|e| format!("{}: {e}", pdir.display()))?;
                 if let Some(id) = part.max_producer_id() {
                     // Never hand out an id the logs already hold.
@@ -340,7 +341,8 @@ impl Broker {
             // A directory not in the metadata is left over from a create or
             // delete cut short by a crash: it holds nothing anyone acked.
             let _ = std::fs::remove_dir_all(&dir);
-            let part = Partition::create(&dir, cfg.values()).map_err(|e| {
+            let limits = self.config.producer_limits;
+            let part = Partition::create_with_limits(&dir, cfg.values(), limits).map_err(|e| {
                 for q in 0..=p {
                     let _ = std::fs::remove_dir_all(self.partition_dir(name, q));
                 }
@@ -449,7 +451,7 @@ impl Broker {
             // A directory not in the metadata is left over from a create or
             // delete cut short by a crash: it holds nothing anyone acked.
             let _ = std::fs::remove_dir_all(&dir);
-            let part = Partition::create(&dir, &values)
+            let part = Partition::create_with_limits(&dir, &values, self.config.producer_limits)
                 .map_err(|e| AdminError::new(ErrorCode::KafkaStorageError, e.to_string()))?;
             let h = partition_task::spawn(part, self.clone(), name, p);
             if let Ok(mut parts) = topic.partitions.write() {
