@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use super::file_backend::{DirError, FileBackend};
 use super::flush::{FlushDecision, FlushPolicy};
-use super::producer_snapshot::{Snapshot, SnapshotFile};
+use super::producer_snapshot::{self, SnapshotFile};
 use super::producer_state::{ProducerLimits, ProducerStates, SeqCheck};
 use super::state_file::{StateFile, StateFileError};
 use super::topic_config::{Durability, RingFullPolicy, TopicValues};
@@ -176,7 +176,7 @@ impl Partition {
             producers: ProducerStates::new(limits),
             producer_snapshot,
         };
-        p.rebuild_producers(dir, saved);
+        p.producers = producer_snapshot::rebuild(&mut p.ring, dir, saved, limits, wall_ms());
         // Only now: the checkpoint also saves the producer state just rebuilt.
         p.write_checkpoint()?;
         Ok((p, report))
@@ -286,51 +286,6 @@ impl Partition {
             ::log::warn!("producer-state snapshot not written: {e}");
         }
         Ok(())
-    }
-
-    /// Idempotent producers' state at open: the snapshot, if it describes no
-    /// more than the log holds, plus every batch header after it; else every
-    /// batch header in the ring. A read error keeps what was rebuilt so far.
-    fn rebuild_producers(&mut self, dir: &Path, saved: Option<Snapshot>) {
-        let end = self.ring.next_offset();
-        let (limits, now) = (self.producers.limits(), wall_ms());
-        let (mut producers, from) = match saved {
-            Some(s) if s.valid_to <= end => (
-                ProducerStates::restore(s.producers, limits, now),
-                s.valid_to,
-            ),
-            Some(s) => {
-                ::log::warn!(
-                    "{}: producer-state snapshot is for offset {} but the log ends at {end}; \
-                     rebuilding producer state from the log",
-                    dir.display(),
-                    s.valid_to
-                );
-                (ProducerStates::new(limits), 0)
-            }
-            None => (ProducerStates::new(limits), 0),
-        };
-        let replayed = self.ring.for_each_header_from(from, |h| {
-            if h.producer_id >= 0 {
-                producers.record(
-                    h.producer_id,
-                    h.producer_epoch,
-                    h.base_sequence,
-                    h.records_count,
-                    h.base_offset as u64,
-                    // Used "now": Kafka takes the batch's max timestamp, but a
-                    // client's clock may be far off (boards without an RTC).
-                    now,
-                );
-            }
-        });
-        if let Err(e) = replayed {
-            ::log::warn!(
-                "{}: producer state rebuilt only partly: {e:?}",
-                dir.display()
-            );
-        }
-        self.producers = producers;
     }
 
     /// The highest idempotent producer id this partition has state for.

@@ -16,8 +16,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::producer_state::ProducerStates;
+use super::file_backend::FileBackend;
+use super::producer_state::{ProducerLimits, ProducerStates};
 use super::state_file::{DEFAULT_MAX_PAYLOAD, StateFile, StateFileError};
+use crate::storage::Ring;
 
 /// The file's base name in a partition directory.
 pub const FILE: &str = "producer-state";
@@ -107,6 +109,57 @@ impl SnapshotFile {
         };
         self.file.write(&snapshot).map(|_| ())
     }
+}
+
+/// Idempotent producers' state at open: the snapshot, if it describes no more
+/// than the log holds, plus every batch header after it; else every batch
+/// header in the ring. A read error keeps what was rebuilt so far (the log
+/// itself is fine; only dedup of older retries is weaker), logged with `dir`.
+pub fn rebuild(
+    ring: &mut Ring<FileBackend>,
+    dir: &Path,
+    saved: Option<Snapshot>,
+    limits: ProducerLimits,
+    now_ms: i64,
+) -> ProducerStates {
+    let end = ring.next_offset();
+    let (mut producers, from) = match saved {
+        Some(s) if s.valid_to <= end => (
+            ProducerStates::restore(s.producers, limits, now_ms),
+            s.valid_to,
+        ),
+        Some(s) => {
+            ::log::warn!(
+                "{}: producer-state snapshot is for offset {} but the log ends at {end}; \
+                 rebuilding producer state from the log",
+                dir.display(),
+                s.valid_to
+            );
+            (ProducerStates::new(limits), 0)
+        }
+        None => (ProducerStates::new(limits), 0),
+    };
+    let replayed = ring.for_each_header_from(from, |h| {
+        if h.producer_id >= 0 {
+            // Used "now": Kafka takes the batch's max timestamp, but a
+            // client's clock may be far off (boards without an RTC).
+            producers.record(
+                h.producer_id,
+                h.producer_epoch,
+                h.base_sequence,
+                h.records_count,
+                h.base_offset as u64,
+                now_ms,
+            );
+        }
+    });
+    if let Err(e) = replayed {
+        ::log::warn!(
+            "{}: producer state rebuilt only partly: {e:?}",
+            dir.display()
+        );
+    }
+    producers
 }
 
 #[cfg(test)]

@@ -121,3 +121,41 @@ fn batches_after_the_snapshot_are_replayed() {
     assert_retries_are_duplicates(&dir, first, second);
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
 }
+
+#[test]
+fn a_snapshot_past_the_log_end_is_ignored_so_a_lost_batch_is_written_again() {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let dir = tmpdir("past-end");
+    let mut p = Partition::create(&dir, &values()).unwrap();
+    let first = p.append(&mut batch(7, 0, 0, 100), 0).unwrap().base_offset;
+    let second = p.append(&mut batch(7, 0, 1, 100), 0).unwrap().base_offset;
+    p.close().unwrap();
+    // Seq 1 is lost: a byte of it garbled and, with no checkpoint to trust,
+    // recovery cuts the log before it. The snapshot still remembers it.
+    for ext in ["a", "b"] {
+        let _ = std::fs::remove_file(dir.join(format!("recovery-point-checkpoint.{ext}")));
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.join("00000000000000000000.log"))
+        .unwrap();
+    let at = SeekFrom::Start(161 + 61 + 10);
+    let mut byte = [0u8; 1];
+    f.seek(at).unwrap();
+    f.read_exact(&mut byte).unwrap();
+    f.seek(at).unwrap();
+    f.write_all(&[byte[0] ^ 0xff]).unwrap();
+    drop(f);
+    let (mut p, _) = Partition::open(&dir, &values()).unwrap();
+    assert_eq!(p.log_end(), second, "recovery cut the garbled batch");
+    let a = p.append(&mut batch(7, 0, 0, 100), 0).unwrap();
+    assert_eq!((a.duplicate, a.base_offset), (true, first));
+    let b = p.append(&mut batch(7, 0, 1, 100), 0).unwrap();
+    assert_eq!(
+        (b.duplicate, b.base_offset),
+        (false, second),
+        "the lost batch's retry is written, not answered from the snapshot"
+    );
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+}
