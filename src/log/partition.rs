@@ -11,12 +11,17 @@
 //! so a clean restart reads nothing back and a restart after a power cut
 //! checks only the newest slot. It is only a hint: failing to write it never
 //! fails an append whose batch is already in the log.
+//!
+//! The idempotent producers' snapshot (`producer-state.a/.b`) is written
+//! with every checkpoint, and at open the producer state is that snapshot
+//! plus the batch headers after it (see `producer_snapshot.rs`).
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use super::file_backend::{DirError, FileBackend};
-use super::producer_state::{ProducerStates, SeqCheck};
+use super::producer_snapshot::{self, SnapshotFile};
+use super::producer_state::{ProducerLimits, ProducerStates, SeqCheck};
 use super::state_file::{StateFile, StateFileError};
 use super::topic_config::{RingFullPolicy, TopicValues};
 use crate::storage::batch::{HEADER_LEN, header_bytes};
@@ -107,6 +112,7 @@ pub struct Partition {
     ring: Ring<FileBackend>,
     checkpoint: StateFile<Checkpoint>,
     producers: ProducerStates,
+    producer_snapshot: SnapshotFile,
 }
 
 /// A sync of the active slot's log file on its own handle, so appends can go
@@ -137,6 +143,23 @@ impl SyncTicket {
 impl Partition {
     /// Creates the directory with its ring reserved on disk.
     pub fn create(dir: &Path, values: &TopicValues) -> Result<Self, PartitionError> {
+        Self::create_with_limits(dir, values, ProducerLimits::default())
+    }
+
+    /// Opens an existing partition directory and recovers it.
+    pub fn open(
+        dir: &Path,
+        values: &TopicValues,
+    ) -> Result<(Self, RecoveryReport), PartitionError> {
+        Self::open_with_limits(dir, values, ProducerLimits::default())
+    }
+
+    /// As [`Partition::create`], keeping producer state within `limits`.
+    pub fn create_with_limits(
+        dir: &Path,
+        values: &TopicValues,
+        limits: ProducerLimits,
+    ) -> Result<Self, PartitionError> {
         let cfg = ring_config(values);
         let backend = FileBackend::create(dir, &cfg).map_err(PartitionError::Dir)?;
         let ring = Ring::create(backend, cfg, 0).map_err(|error| PartitionError::Open {
@@ -145,19 +168,23 @@ impl Partition {
         })?;
         let (checkpoint, _) =
             StateFile::open(dir.join(CHECKPOINT_FILE)).map_err(PartitionError::Checkpoint)?;
+        let (producer_snapshot, _) =
+            SnapshotFile::open(dir, limits.max_producers).map_err(PartitionError::Checkpoint)?;
         let mut p = Partition {
             ring,
             checkpoint,
-            producers: ProducerStates::default(),
+            producers: ProducerStates::new(limits),
+            producer_snapshot,
         };
         p.write_checkpoint()?;
         Ok(p)
     }
 
-    /// Opens an existing partition directory and recovers it.
-    pub fn open(
+    /// As [`Partition::open`], keeping producer state within `limits`.
+    pub fn open_with_limits(
         dir: &Path,
         values: &TopicValues,
+        limits: ProducerLimits,
     ) -> Result<(Self, RecoveryReport), PartitionError> {
         let cfg = ring_config(values);
         let backend = FileBackend::open(dir, &cfg).map_err(PartitionError::Dir)?;
@@ -169,37 +196,27 @@ impl Partition {
                 dir: dir.to_path_buf(),
                 error,
             })?;
+        let (producer_snapshot, saved) =
+            SnapshotFile::open(dir, limits.max_producers).map_err(PartitionError::Checkpoint)?;
         let mut p = Partition {
             ring,
             checkpoint,
-            producers: ProducerStates::default(),
+            producers: ProducerStates::new(limits),
+            producer_snapshot,
         };
+        p.producers = producer_snapshot::rebuild(&mut p.ring, dir, saved, limits, wall_ms());
+        // Only now: the checkpoint also saves the producer state just rebuilt.
         p.write_checkpoint()?;
-        // Idempotent producers' windows, from the newest slot's batches.
-        let producers = &mut p.producers;
-        p.ring
-            .for_each_header_in_active_slot(|h| {
-                if h.producer_id >= 0 {
-                    producers.record(
-                        h.producer_id,
-                        h.producer_epoch,
-                        h.base_sequence,
-                        h.records_count,
-                        h.base_offset as u64,
-                    );
-                }
-            })
-            .map_err(|e| PartitionError::Io(io::Error::other(format!("{e:?}"))))?;
         Ok((p, report))
     }
 
     /// Appends one batch (validated, offset-stamped). It is durable once a
     /// sync taken after this returns has run. An error means nothing was
-    /// written.
+    /// written. `now_wall_ms` (Unix ms) stamps idempotent producers' last use.
     pub fn append(
         &mut self,
         batch: &mut [u8],
-        _now_ms: u64,
+        now_wall_ms: i64,
     ) -> Result<AppendOutcome, AppendFailure> {
         let head = header_bytes(batch).ok_or(AppendError::Invalid(BatchError::Truncated {
             have: batch.len(),
@@ -207,12 +224,14 @@ impl Partition {
         }))?;
         let h = BatchHeader::parse(head).map_err(AppendError::Invalid)?;
         let idempotent = h.producer_id >= 0;
+        let wall = if idempotent { now_wall_ms } else { 0 };
         if idempotent {
             let seq = self.producers.check(
                 h.producer_id,
                 h.producer_epoch,
                 h.base_sequence,
                 h.records_count,
+                wall,
             );
             match seq {
                 SeqCheck::Append => {}
@@ -242,6 +261,7 @@ impl Partition {
                 h.base_sequence,
                 h.records_count,
                 a.base_offset,
+                wall,
             );
         }
         if a.rolled {
@@ -302,9 +322,21 @@ impl Partition {
         self.checkpoint
             .write(&cp)
             .map_err(PartitionError::Checkpoint)?;
+        self.producers.expire(wall_ms());
+        // A hint only: on failure the next open replays from an older one.
+        if let Err(e) = self
+            .producer_snapshot
+            .write(cp.recovery_point, &self.producers)
+        {
+            ::log::warn!("producer-state snapshot not written: {e}");
+        }
         Ok(())
     }
 
+    /// The highest idempotent producer id this partition has state for.
+    pub fn max_producer_id(&self) -> Option<i64> {
+        self.producers.max_id()
+    }
     pub fn log_start(&self) -> u64 {
         self.ring.log_start()
     }
@@ -397,6 +429,13 @@ pub mod sync_faults {
     }
 }
 
+/// Wall-clock milliseconds (producer expiry survives restarts, so not monotonic time).
+pub(crate) fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,7 +473,7 @@ mod tests {
         build_test_batch(&mut b, 1000, 10, 5, 1).unwrap();
         for i in 0..300 {
             let mut c = b.clone();
-            assert_eq!(p.append(&mut c, i).unwrap().base_offset, i * 10);
+            assert_eq!(p.append(&mut c, i as i64).unwrap().base_offset, i * 10);
         }
         let ticket = p.begin_sync().unwrap().unwrap();
         assert_eq!(ticket.upto, 3000);

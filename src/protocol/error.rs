@@ -79,6 +79,9 @@ pub enum ErrorCode {
     UnknownProducerId,
     /// Not retriable: the producer's epoch is older than the current one.
     InvalidProducerEpoch,
+    /// Not retriable: another producer instance took over this id, or the
+    /// id/epoch to bump is not the current one (InitProducerId v4+).
+    ProducerFenced,
 }
 
 impl ErrorCode {
@@ -122,6 +125,7 @@ impl ErrorCode {
             UnknownProducerId => 59,
             UnsupportedCompressionType => 76,
             ThrottlingQuotaExceeded => 89,
+            ProducerFenced => 90,
         }
     }
 
@@ -168,6 +172,7 @@ mod tests {
             (KafkaStorageError, 56),
             (UnsupportedCompressionType, 76),
             (ThrottlingQuotaExceeded, 89),
+            (ProducerFenced, 90),
         ];
         for (e, c) in pairs {
             assert_eq!(e.code(), c, "{e:?}");

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{BrokerConfig, Listener};
 use super::partition_task::{self, PartitionHandle};
 use crate::log::partition::{Partition, ring_config};
+use crate::log::producer_ids::ProducerIds;
 use crate::log::state_file::StateFile;
 use crate::log::topic_config::{BrokerDefaults, TopicConfig, TopicConfigError, TopicValues};
 use crate::protocol::error::ErrorCode;
@@ -103,8 +104,8 @@ pub struct Broker {
     /// (wakes long-polling fetches).
     pub data_changed: Arc<Event>,
     shutting_down: AtomicBool,
-    /// The next idempotent producer id; persisted before one is handed out.
-    producer_ids: Mutex<(StateFile<i64>, i64)>,
+    /// Idempotent producer ids handed out, and their epochs.
+    producer_ids: Mutex<ProducerIds>,
 }
 
 /// Kafka's legal topic names: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
@@ -140,8 +141,8 @@ impl Broker {
         let (meta, saved) = StateFile::<MetaFile>::open(dir.join("pipit-meta"))
             .map_err(|e| format!("{}: {e}", dir.display()))?;
         let defaults = config.topic_defaults();
-        let (pid_file, next_pid) = StateFile::<i64>::open(dir.join("pipit-producer-ids"))
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let producer_ids =
+            ProducerIds::open(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let broker = Arc::new(Broker {
             cluster_id: format!("pipit-{}", config.broker_id),
             advertised,
@@ -150,7 +151,7 @@ impl Broker {
             meta: Mutex::new(meta),
             data_changed: Arc::new(Event::new()),
             shutting_down: AtomicBool::new(false),
-            producer_ids: Mutex::new((pid_file, next_pid.unwrap_or(0))),
+            producer_ids: Mutex::new(producer_ids),
             config,
         });
         for t in saved.unwrap_or_default().topics {
@@ -159,8 +160,16 @@ impl Broker {
             let mut handles = Vec::new();
             for p in 0..t.partitions {
                 let pdir = broker.partition_dir(&t.name, p);
-                let (part, report) = Partition::open(&pdir, cfg.values())
+                let limits = broker.config.producer_limits;
+                let (part, report) = Partition::open_with_limits(&pdir, cfg.values(), limits)
                     .map_err(|e| format!("{}: {e}", pdir.display()))?;
+                if let Some(id) = part.max_producer_id() {
+                    // Never hand out an id the logs already hold.
+                    broker
+                        .producer_ids()
+                        .ensure_above(id)
+                        .map_err(|e| format!("{}: {e}", dir.display()))?;
+                }
                 if report.torn_tails > 0 || !report.holes.is_empty() || report.holes_dropped > 0 {
                     log::warn!(
                         "{}: recovery cut {} torn tail(s), quarantined {:?} (+{} more), scanned {} batches",
@@ -184,16 +193,9 @@ impl Broker {
         Ok(broker)
     }
 
-    /// Hands out a new idempotent producer id, never reused across restarts
-    /// (the counter is persisted before the id is returned).
-    pub fn allocate_producer_id(&self) -> Result<i64, AdminError> {
-        let mut ids = self.producer_ids.lock().unwrap_or_else(|e| e.into_inner());
-        let id = ids.1;
-        ids.0.write(&(id + 1)).map_err(|e| {
-            AdminError::new(ErrorCode::KafkaStorageError, format!("producer ids: {e}"))
-        })?;
-        ids.1 = id + 1;
-        Ok(id)
+    /// The idempotent producer ids (see `log/producer_ids.rs`).
+    pub fn producer_ids(&self) -> std::sync::MutexGuard<'_, ProducerIds> {
+        self.producer_ids.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Starts partition `p`'s owner task.
@@ -343,7 +345,8 @@ impl Broker {
             // A directory not in the metadata is left over from a create or
             // delete cut short by a crash: it holds nothing anyone acked.
             let _ = std::fs::remove_dir_all(&dir);
-            let part = Partition::create(&dir, cfg.values()).map_err(|e| {
+            let limits = self.config.producer_limits;
+            let part = Partition::create_with_limits(&dir, cfg.values(), limits).map_err(|e| {
                 for q in 0..=p {
                     let _ = std::fs::remove_dir_all(self.partition_dir(name, q));
                 }
@@ -453,7 +456,7 @@ impl Broker {
             // A directory not in the metadata is left over from a create or
             // delete cut short by a crash: it holds nothing anyone acked.
             let _ = std::fs::remove_dir_all(&dir);
-            let part = Partition::create(&dir, &values)
+            let part = Partition::create_with_limits(&dir, &values, self.config.producer_limits)
                 .map_err(|e| AdminError::new(ErrorCode::KafkaStorageError, e.to_string()))?;
             let h = self.spawn_partition(part, &values, name, p);
             if let Ok(mut parts) = topic.partitions.write() {

@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::log::producer_state::ProducerLimits;
+
 use crate::log::topic_config::{
     Allowed, BrokerDefaults, CompressionType, Durability, FLUSH_MESSAGES_RANGE, FLUSH_MS_RANGE,
     INDEX_INTERVAL_BYTES_RANGE, MAX_MESSAGE_BYTES_RANGE, MIN_INSYNC_REPLICAS_RANGE,
@@ -70,6 +72,9 @@ pub struct BrokerConfig {
     /// Blocking workers for file I/O; default: cores, at least 2 (a sync
     /// runs beside the next appends).
     pub num_io_threads: u16,
+    /// Idempotent producer state per partition: Kafka's `producer.id.expiration.ms`
+    /// and pipit's `producer.state.max.producers`.
+    pub producer_limits: ProducerLimits,
     /// Keys set by the file or an override (canonical names): DescribeConfigs' STATIC_BROKER_CONFIG.
     pub explicit_keys: BTreeSet<String>,
 }
@@ -103,6 +108,7 @@ impl Default for BrokerConfig {
             min_insync_replicas: 1,
             num_network_threads: cores(),
             num_io_threads: cores().max(2),
+            producer_limits: ProducerLimits::default(),
             explicit_keys: BTreeSet::new(),
         }
     }
@@ -407,6 +413,12 @@ fn apply(
         "compression.type" => c.compression_type = CompressionType::parse(v)?,
         "min.insync.replicas" => {
             c.min_insync_replicas = parse_int(v, MIN_INSYNC_REPLICAS_RANGE)? as u16
+        }
+        "producer.id.expiration.ms" => {
+            c.producer_limits.expiration_ms = parse_int(v, 1..=i64::MAX)? as u64
+        }
+        "producer.state.max.producers" => {
+            c.producer_limits.max_producers = parse_int(v, 1..=100_000)? as usize
         }
         _ => return Ok(false),
     }

@@ -382,3 +382,26 @@ fn topic_defaults_carry_values_and_which_keys_came_from_the_file() {
         ["compression.type", "log.durability", "log.segment.bytes"]
     );
 }
+
+#[test]
+fn producer_state_keys_have_kafkas_default_and_refuse_bad_values() {
+    let c = ok("");
+    assert_eq!(c.producer_limits.expiration_ms, 86_400_000);
+    assert_eq!(c.producer_limits.max_producers, 1000);
+    let c = ok("producer.id.expiration.ms=60000\nproducer.state.max.producers=50\n");
+    assert_eq!(c.producer_limits.expiration_ms, 60_000);
+    assert_eq!(c.producer_limits.max_producers, 50);
+    for (key, value, allowed) in [
+        ("producer.id.expiration.ms", "0", range(1, i64::MAX)),
+        ("producer.state.max.producers", "0", range(1, 100_000)),
+        ("producer.state.max.producers", "100001", range(1, 100_000)),
+    ] {
+        let err = parse(&format!("{key}={value}")).unwrap_err();
+        let want = ConfigError {
+            key: key.into(),
+            value: value.into(),
+            allowed,
+        };
+        assert_eq!(err, want, "{key}");
+    }
+}

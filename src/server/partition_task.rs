@@ -297,13 +297,15 @@ enum Job {
 fn run_jobs(
     part: &mut Partition,
     jobs: Vec<Job>,
-    now_ms: u64,
+    now_wall_ms: i64,
     name: &str,
 ) -> Vec<(ReqId, Result<AppendOutcome, AppendFailure>)> {
     let mut written = Vec::new();
     for job in jobs {
         match job {
-            Job::Write { id, mut batch } => written.push((id, part.append(&mut batch, now_ms))),
+            Job::Write { id, mut batch } => {
+                written.push((id, part.append(&mut batch, now_wall_ms)))
+            }
             Job::Read {
                 offset,
                 max_bytes,
@@ -395,7 +397,7 @@ impl Owner {
         let mut part = self.part.take().expect("one job at a time");
         let (name, now) = (self.name.clone(), self.now());
         let (part, written) = rt::io(move || {
-            let w = run_jobs(&mut part, jobs, now.mono_ms, &name);
+            let w = run_jobs(&mut part, jobs, now.wall_ms, &name);
             (part, w)
         })
         .await;
@@ -432,8 +434,13 @@ impl Owner {
     }
 
     /// Sends a core's answer (`reply` given when the caller already took it).
+    /// Offsets are published first: a producer that has its answer and then
+    /// fetches sees its own record.
     fn answer(&mut self, action: Action, reply: Option<AppendReply>) {
         if let Action::Reply { id, result } = action {
+            if self.part.is_some() {
+                self.publish();
+            }
             let reply = reply.or_else(|| self.waiting.remove(&id).map(|(r, _)| r));
             if let Some(reply) = reply {
                 let r = result

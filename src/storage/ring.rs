@@ -457,27 +457,39 @@ impl<B: Backend> Ring<B> {
         Some((s.base, s.next, s.max_ts))
     }
 
-    /// Calls `f` with the header of every batch of the newest slot, oldest
-    /// first (idempotent-producer state is rebuilt from them at open).
-    pub fn for_each_header_in_active_slot(
+    /// Calls `f` with the header of every batch whose base offset is at least
+    /// `from`, oldest first, across every slot; quarantined ranges are skipped
+    /// (idempotent-producer state is rebuilt from them at open).
+    pub fn for_each_header_from(
         &mut self,
+        from: u64,
         mut f: impl FnMut(&BatchHeader),
     ) -> Result<(), ReadError<B::Error>> {
-        let Some(&n) = self.order.last() else {
-            return Ok(());
-        };
-        let Some(s) = self.slot(n).cloned() else {
-            return Ok(());
-        };
-        let mut pos = 0u32;
-        while pos < s.size {
-            if let Some(h) = s.hole_at(pos) {
-                pos = h.end;
+        for i in 0..self.order.len() {
+            let Some(&n) = self.order.get(i) else { break };
+            let Some(s) = self.slot(n).cloned() else {
+                continue;
+            };
+            if s.next <= from || s.size == 0 {
                 continue;
             }
-            let h = self.read_header(n, pos)?;
-            f(&h);
-            pos += h.total_len() as u32;
+            // `from < s.next` and a slot spans at most u32::MAX offsets.
+            let rel = from.saturating_sub(s.base).min(u32::MAX as u64) as u32;
+            let mut pos = index::floor_entry(&mut self.backend, n, s.entries, rel)
+                .map_err(ReadError::Io)?
+                .map(|e| e.pos)
+                .unwrap_or(0);
+            while pos < s.size {
+                if let Some(h) = s.hole_at(pos) {
+                    pos = h.end;
+                    continue;
+                }
+                let h = self.read_header(n, pos)?;
+                if h.base_offset as u64 >= from {
+                    f(&h);
+                }
+                pos += h.total_len() as u32;
+            }
         }
         Ok(())
     }

@@ -184,6 +184,11 @@ impl Broker {
         assert!(status.success(), "kill -{sig} failed");
     }
 
+    /// The broker's process id while it runs (for /proc readings).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// SIGKILL: no chance to sync or clean up, like a power cut for the process.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

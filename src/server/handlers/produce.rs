@@ -66,6 +66,20 @@ fn precheck(
     Ok(())
 }
 
+/// An idempotent batch must carry an id this broker handed out (see
+/// `log/producer_state.rs` for the rules after that).
+fn check_producer_id(broker: &Broker, records: &[u8]) -> Result<(), String> {
+    let pid = header_bytes(records)
+        .and_then(|h| BatchHeader::parse(h).ok())
+        .map_or(-1, |h| h.producer_id);
+    if pid >= 0 && !broker.producer_ids().issued(pid) {
+        return Err(format!(
+            "producer id {pid} was never handed out by this broker (use InitProducerId)"
+        ));
+    }
+    Ok(())
+}
+
 fn partition_error(
     index: i32,
     code: ErrorCode,
@@ -100,6 +114,7 @@ pub async fn handle(
                 .as_ref()
                 .and_then(|t| t.config.lock().ok().map(|c| c.values().max_message_bytes))
                 .unwrap_or(0);
+            let broker = broker.clone();
             let task = crate::server::rt::spawn(async move {
                 if !matches!(acks, -1..=1) {
                     return partition_error(index, ErrorCode::InvalidRequiredAcks, None);
@@ -116,6 +131,9 @@ pub async fn handle(
                 };
                 if let Err((code, msg)) = precheck(&records, max, version) {
                     return partition_error(index, code, Some(msg));
+                }
+                if let Err(msg) = check_producer_id(&broker, &records) {
+                    return partition_error(index, ErrorCode::UnknownProducerId, Some(msg));
                 }
                 // Copy out (the batch is stamped in place) and let the request
                 // frame go now, not after the sync: it bounds memory per request.

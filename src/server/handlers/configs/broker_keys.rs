@@ -166,6 +166,18 @@ pub(super) fn broker_entries(c: &BrokerConfig) -> Vec<BrokerEntry> {
             TYPE_INT,
             "Default min.insync.replicas.",
         ),
+        e(
+            "producer.id.expiration.ms",
+            some(c.producer_limits.expiration_ms.to_string()),
+            TYPE_LONG,
+            "Idle time after which a partition forgets an idempotent producer's state.",
+        ),
+        e(
+            "producer.state.max.producers",
+            some(c.producer_limits.max_producers.to_string()),
+            TYPE_INT,
+            "Idempotent producers whose state each partition keeps (least recently used evicted).",
+        ),
     ]
 }
 
