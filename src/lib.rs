@@ -10,7 +10,7 @@
 //! |-------------|-------------------|-----------------------------------------------------------------------|
 //! | storage     | `src/storage/`    | record-batch views, CRC-32C, the segment ring, indexes, recovery       |
 //! | log         | `src/log/`        | a partition on files: directory layout, preallocation, flush policy    |
-//! | protocol    | `src/protocol/`   | Kafka frames, request guard, version table, error codes (sans-I/O)     |
+//! | protocol    | `src/protocol/`   | Kafka frames, request guard, version table, error codes, record batches and codecs (sans-I/O) |
 //! | server      | `src/server/`     | smol listener, connections, dispatch to thin handlers, shutdown        |
 //! | cluster     | `src/cluster/`    | peers, controller election, replication, ISR                          |
 //! | groups      | `src/groups/`     | group coordinator and committed offsets                               |
