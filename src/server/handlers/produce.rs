@@ -1,7 +1,9 @@
 //! Produce v3+: one RecordBatch v2 per partition, validated, appended by the
 //! partition's owner. acks=0 gets no response at all; acks=1 and acks=all
 //! wait for the batch to be durable under `log.durability=fsync` (a single
-//! broker is its own ISR, so the two are the same here).
+//! broker is its own ISR, so the two are the same here), except that acks=all
+//! on a topic whose `min.insync.replicas` is above the ISR size (1 on a single
+//! broker) gets NOT_ENOUGH_REPLICAS with nothing written, as in Kafka.
 
 use std::sync::Arc;
 
@@ -12,6 +14,28 @@ use kafka_protocol::protocol::StrBytes;
 use crate::protocol::error::ErrorCode;
 use crate::server::broker::Broker;
 use crate::storage::batch::{BatchHeader, header_bytes};
+
+/// In-sync replicas of every partition: a single broker is the whole ISR.
+const ISR_SIZE: u16 = 1;
+
+/// Kafka's check before a leader appends: acks=all needs `min.insync.replicas`
+/// in-sync replicas (acks=0 and acks=1 do not look at it).
+fn check_min_insync(
+    acks: i16,
+    min_insync_replicas: u16,
+    topic: &str,
+    partition: i32,
+) -> Result<(), (ErrorCode, String)> {
+    if acks == -1 && ISR_SIZE < min_insync_replicas {
+        return Err((
+            ErrorCode::NotEnoughReplicas,
+            format!(
+                "{topic}-{partition}: {ISR_SIZE} in-sync replica is fewer than min.insync.replicas={min_insync_replicas} needed by acks=all; nothing was written"
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// Checks what the storage layer does not: one whole batch, codec, flags,
 /// size against the topic's `max.message.bytes`.
@@ -96,10 +120,14 @@ pub async fn handle(
         for pd in topic.partition_data {
             let index = pd.index;
             let handle = t.as_ref().and_then(|t| t.partition(index));
-            let max = t
+            let (max, min_insync) = t
                 .as_ref()
-                .and_then(|t| t.config.lock().ok().map(|c| c.values().max_message_bytes))
-                .unwrap_or(0);
+                .and_then(|t| {
+                    let c = t.config.lock().ok()?;
+                    Some((c.values().max_message_bytes, c.values().min_insync_replicas))
+                })
+                .unwrap_or((0, 1));
+            let topic_name = name.clone();
             let task = smol::spawn(async move {
                 if !matches!(acks, -1..=1) {
                     return partition_error(index, ErrorCode::InvalidRequiredAcks, None);
@@ -114,7 +142,9 @@ pub async fn handle(
                         Some("no records".into()),
                     );
                 };
-                if let Err((code, msg)) = precheck(&records, max, version) {
+                if let Err((code, msg)) = precheck(&records, max, version)
+                    .and_then(|()| check_min_insync(acks, min_insync, &topic_name, index))
+                {
                     return partition_error(index, code, Some(msg));
                 }
                 // Copy out (the batch is stamped in place) and let the request
@@ -151,6 +181,19 @@ pub async fn handle(
 mod tests {
     use super::*;
     use crate::storage::batch::build_test_batch;
+
+    #[test]
+    fn acks_all_needs_min_insync_replicas_and_other_acks_do_not() {
+        assert!(check_min_insync(-1, 1, "t", 0).is_ok());
+        let (code, msg) = check_min_insync(-1, 2, "t", 3).unwrap_err();
+        assert_eq!(code, ErrorCode::NotEnoughReplicas);
+        assert!(
+            msg.contains("t-3") && msg.contains("min.insync.replicas=2"),
+            "{msg}"
+        );
+        assert!(check_min_insync(1, 2, "t", 0).is_ok());
+        assert!(check_min_insync(0, 5, "t", 0).is_ok());
+    }
 
     #[test]
     fn precheck_refuses_two_batches_big_batches_and_old_zstd() {
