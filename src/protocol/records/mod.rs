@@ -19,12 +19,19 @@ use bytes::Bytes;
 use self::compression::{CodecError, Compression};
 
 pub mod compression;
+mod recompress;
 mod search;
 
 use crate::storage::batch::{
     self as layout, BatchError, CRC32C, HEADER_LEN, LOG_OVERHEAD, MAGIC_V2, RecordBatch,
 };
+pub use recompress::recompress;
 pub use search::{TimeSearch, first_record_at_or_after};
+
+/// Most bytes one batch's records may decompress to when the broker reads
+/// inside a stored or produced batch (time search, recompression): 16 × the
+/// default `message.max.bytes`; a bomb is refused, never allocated.
+pub const BROKER_DECOMPRESSED_MAX: usize = 16 << 20;
 
 /// One record to produce.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

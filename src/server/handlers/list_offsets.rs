@@ -9,7 +9,7 @@
 //! is at or after it, with that record's timestamp, or -1/-1 when no record is that new:
 //! the partition's time index finds the first batch whose max timestamp is new enough,
 //! that batch is read through the partition handle, and its records (decompressed if
-//! need be, at most [`DECOMPRESSED_MAX`]) are searched in offset order. pipit has no transactions, so READ_COMMITTED and
+//! need be, at most `protocol::records::BROKER_DECOMPRESSED_MAX`) are searched in offset order. pipit has no transactions, so READ_COMMITTED and
 //! READ_UNCOMMITTED see the same high watermark. Leader epoch is 0 (v4+), the only epoch.
 
 use std::sync::Arc;
@@ -20,13 +20,12 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::*;
 
 use crate::protocol::error::ErrorCode;
-use crate::protocol::records::{TimeSearch, first_record_at_or_after};
+use crate::protocol::records::{
+    BROKER_DECOMPRESSED_MAX as DECOMPRESSED_MAX, TimeSearch, first_record_at_or_after,
+};
 use crate::server::broker::Broker;
 use crate::server::partition_task::PartitionHandle;
 
-/// Most bytes one batch's records may decompress to during a time search (a
-/// bomb is refused, not allocated): 16 × the default `message.max.bytes`.
-pub const DECOMPRESSED_MAX: usize = 16 << 20;
 /// Bytes of batches read per step of a time search, and steps at most: the
 /// index points at the batch that holds the time, so one step almost always
 /// answers; the bound keeps a damaged index from turning into a scan.

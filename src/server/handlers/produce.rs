@@ -4,6 +4,11 @@
 //! broker is its own ISR, so the two are the same here), except that acks=all
 //! on a topic whose `min.insync.replicas` is above the ISR size (1 on a single
 //! broker) gets NOT_ENOUGH_REPLICAS with nothing written, as in Kafka.
+//!
+//! A topic whose `compression.type` is not `producer` stores every batch
+//! under that codec: a batch in another codec is recompressed (records kept
+//! byte for byte, new CRC; see `protocol::records::recompress`) off the
+//! executor before the append, and must still fit `max.message.bytes`.
 
 use std::sync::Arc;
 
@@ -11,7 +16,10 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::log::topic_config::CompressionType;
 use crate::protocol::error::ErrorCode;
+use crate::protocol::records::compression::Compression;
+use crate::protocol::records::{BROKER_DECOMPRESSED_MAX, recompress};
 use crate::server::broker::Broker;
 use crate::storage::batch::{BatchHeader, header_bytes};
 
@@ -35,6 +43,55 @@ fn check_min_insync(
         ));
     }
     Ok(())
+}
+
+/// The codec a topic's `compression.type` stores batches in; `None` for
+/// `producer` (keep the producer's).
+fn stored_codec(c: CompressionType) -> Option<Compression> {
+    match c {
+        CompressionType::Producer => None,
+        CompressionType::Uncompressed => Some(Compression::None),
+        CompressionType::Gzip => Some(Compression::Gzip),
+        CompressionType::Snappy => Some(Compression::Snappy),
+        CompressionType::Lz4 => Some(Compression::Lz4),
+        CompressionType::Zstd => Some(Compression::Zstd),
+    }
+}
+
+/// The batch to append: `records` as sent, or recompressed to `target`.
+async fn batch_for_topic(
+    records: bytes::Bytes,
+    target: Option<Compression>,
+    max_message_bytes: u32,
+) -> Result<Vec<u8>, (ErrorCode, String)> {
+    let Some(target) = target else {
+        return Ok(records.to_vec());
+    };
+    // Codecs take milliseconds per MB on a Pi: off the executor.
+    let redone = smol::unblock(move || {
+        recompress(&records, target, BROKER_DECOMPRESSED_MAX).map(|b| (b, records))
+    })
+    .await
+    .map_err(|e| {
+        (
+            ErrorCode::CorruptMessage,
+            format!("cannot recompress to compression.type={target}: {e}"),
+        )
+    })?;
+    let batch = match redone {
+        (Some(b), _) => b,
+        (None, records) => records.to_vec(),
+    };
+    if batch.len() > max_message_bytes as usize {
+        return Err((
+            ErrorCode::MessageTooLarge,
+            format!(
+                "batch of {} bytes after recompression to {target} exceeds max.message.bytes {max_message_bytes}",
+                batch.len()
+            ),
+        ));
+    }
+    Ok(batch)
 }
 
 /// Checks what the storage layer does not: one whole batch, codec, flags,
@@ -120,13 +177,18 @@ pub async fn handle(
         for pd in topic.partition_data {
             let index = pd.index;
             let handle = t.as_ref().and_then(|t| t.partition(index));
-            let (max, min_insync) = t
+            let (max, min_insync, codec) = t
                 .as_ref()
                 .and_then(|t| {
                     let c = t.config.lock().ok()?;
-                    Some((c.values().max_message_bytes, c.values().min_insync_replicas))
+                    let v = c.values();
+                    Some((
+                        v.max_message_bytes,
+                        v.min_insync_replicas,
+                        stored_codec(v.compression_type),
+                    ))
                 })
-                .unwrap_or((0, 1));
+                .unwrap_or((0, 1, None));
             let topic_name = name.clone();
             let task = smol::spawn(async move {
                 if !matches!(acks, -1..=1) {
@@ -149,8 +211,10 @@ pub async fn handle(
                 }
                 // Copy out (the batch is stamped in place) and let the request
                 // frame go now, not after the sync: it bounds memory per request.
-                let batch = records.to_vec();
-                drop(records);
+                let batch = match batch_for_topic(records, codec, max).await {
+                    Ok(b) => b,
+                    Err((code, msg)) => return partition_error(index, code, Some(msg)),
+                };
                 match handle.append(batch, acks != 0).await {
                     Ok(ok) => {
                         let mut p = partition_error(index, ErrorCode::None, None);
