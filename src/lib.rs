@@ -11,7 +11,8 @@
 //! | storage     | `src/storage/`    | record-batch views, CRC-32C, the segment ring, indexes, recovery       |
 //! | log         | `src/log/`        | a partition on files, and its sans-I/O core (`PartitionCore`: group    |
 //! |             |                   | commit, reply order, visibility, retention deadlines)                  |
-//! | protocol    | `src/protocol/`   | Kafka frames, request guard, version table, error codes (sans-I/O)     |
+//! | protocol    | `src/protocol/`   | Kafka frames, request guard, version table, error codes, record       |
+//! |             |                   | batches and codecs (sans-I/O)                                          |
 //! | groups      | `src/groups/`     | the group coordinator core and the offsets-topic format (sans-I/O)    |
 //! | cluster     | `src/cluster/`    | election, controller, ISR and high-watermark rules (sans-I/O)         |
 //! | server      | `src/server/`     | the smol shell: listener, connections, thin handlers, the owner tasks |

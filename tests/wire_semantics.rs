@@ -215,3 +215,92 @@ fn pipelined_requests_are_answered_in_order() {
         .collect();
     assert_eq!(order, vec![1, 2, 3, 4, 5]);
 }
+
+/// Produces `records` to partition 0 with `acks`; returns (error code, base offset, message).
+fn produce_acks(s: &mut TcpStream, topic: &str, records: Vec<u8>, acks: i16) -> (i16, i64, String) {
+    let mut pd = PartitionProduceData::default();
+    pd.index = 0;
+    pd.records = Some(Bytes::from(records));
+    let mut td = TopicProduceData::default();
+    td.name = StrBytes::from_string(topic.to_string()).into();
+    td.partition_data = vec![pd];
+    let mut req = ProduceRequest::default();
+    req.acks = acks;
+    req.timeout_ms = 5000;
+    req.topic_data = vec![td];
+    send(s, ApiKey::Produce, 8, 1, &req);
+    let (_, mut b) = recv(s, 0);
+    let resp = ProduceResponse::decode(&mut b, 8).unwrap();
+    let p = &resp.responses[0].partition_responses[0];
+    let msg = p
+        .error_message
+        .as_ref()
+        .map(|m| m.to_string())
+        .unwrap_or_default();
+    (p.error_code, p.base_offset, msg)
+}
+
+fn auto_create(s: &mut TcpStream, topic: &str) {
+    let mut m = MetadataRequest::default();
+    let mut mt = kafka_protocol::messages::metadata_request::MetadataRequestTopic::default();
+    mt.name = Some(StrBytes::from_string(topic.to_string()).into());
+    m.topics = Some(vec![mt]);
+    m.allow_auto_topic_creation = true;
+    send(s, ApiKey::Metadata, 9, 0, &m);
+    let _ = recv(s, 1);
+}
+
+#[test]
+fn acks_all_below_min_insync_replicas_gets_not_enough_replicas_and_writes_nothing() {
+    // Broker default min.insync.replicas=2, and a topic that sets it itself.
+    let broker = Broker::start(&[("min.insync.replicas", "2")]);
+    let addr = broker.addr();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_pipit"))
+        .args(["topics", "--bootstrap-server", &addr, "--create"])
+        .args(["--topic", "own", "--config", "min.insync.replicas=3"])
+        .output()
+        .expect("run pipit topics");
+    assert!(status.status.success(), "{status:?}");
+    let mut s = connect(&addr);
+    auto_create(&mut s, "isr");
+    for topic in ["isr", "own"] {
+        let (code, offset, msg) = produce_acks(&mut s, topic, batch(10), -1);
+        assert_eq!(
+            (code, offset),
+            (19, -1),
+            "{topic}: NOT_ENOUGH_REPLICAS: {msg}"
+        );
+        assert!(msg.contains("min.insync.replicas"), "{topic}: {msg}");
+        // acks=1 does not look at min.insync.replicas.
+        assert_eq!(produce_acks(&mut s, topic, batch(10), 1).0, 0, "{topic}");
+        // Only the acks=1 batch was written.
+        assert_eq!(fetch(&mut s, topic, 0, 0).2, 1, "{topic}: high watermark");
+    }
+}
+
+#[test]
+fn a_full_ring_under_reject_new_says_what_frees_it_without_naming_delete_records() {
+    let broker = Broker::start(&[
+        ("ring.full.policy", "reject_new"),
+        ("log.segment.bytes", "65536"),
+        ("log.ring.segments", "2"),
+        ("message.max.bytes", "32768"),
+    ]);
+    let mut s = connect(&broker.addr());
+    auto_create(&mut s, "full");
+    let mut refused = None;
+    for _ in 0..200 {
+        let (code, _, msg) = produce_acks(&mut s, "full", batch(8000), 1);
+        if code != 0 {
+            refused = Some((code, msg));
+            break;
+        }
+    }
+    let (code, msg) = refused.expect("the ring filled up");
+    assert_eq!(code, 56, "KAFKA_STORAGE_ERROR: {msg}");
+    assert!(msg.contains("reject_new"), "{msg}");
+    assert!(
+        !msg.contains("DeleteRecords"),
+        "DeleteRecords is not served: {msg}"
+    );
+}

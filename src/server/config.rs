@@ -75,6 +75,15 @@ pub struct BrokerConfig {
     /// Idempotent producer state per partition: Kafka's `producer.id.expiration.ms`
     /// and pipit's `producer.state.max.producers`.
     pub producer_limits: ProducerLimits,
+    // Connection and response bounds (edge slice): see README's settings table.
+    /// Kafka's `fetch.max.bytes`: the most record bytes one Fetch response carries.
+    pub fetch_max_bytes: u32,
+    /// Kafka's `connections.max.idle.ms`: a connection with nothing in flight and
+    /// nothing read for this long is closed; also bounds reading one request frame.
+    pub connections_max_idle_ms: u64,
+    /// Kafka's `queued.max.request.bytes`: request bytes held broker-wide (read,
+    /// decoded or being handled); a reader waits while the budget is spent.
+    pub queued_max_request_bytes: u64,
     /// Keys set by the file or an override (canonical names): DescribeConfigs' STATIC_BROKER_CONFIG.
     pub explicit_keys: BTreeSet<String>,
 }
@@ -109,6 +118,16 @@ impl Default for BrokerConfig {
             num_network_threads: cores(),
             num_io_threads: cores().max(2),
             producer_limits: ProducerLimits::default(),
+            // Kafka's 55 MiB would let four fetches fill a 256 MiB board unit.
+            // 4 MiB still holds four maximal (1 MiB) batches per round trip,
+            // plenty to keep a Pi's link busy, and a connection's 8 in-flight
+            // fetches stay within 32 MiB.
+            fetch_max_bytes: 4 << 20,
+            connections_max_idle_ms: 600_000, // Kafka's default: 10 minutes
+            // Kafka has no bound (-1). 64 MiB: four maximal (16 MiB) frames,
+            // or 64 connections each sending a 1 MiB batch, at once; a quarter
+            // of the board units' 256 MiB memory cap.
+            queued_max_request_bytes: 64 << 20,
             explicit_keys: BTreeSet::new(),
         }
     }
@@ -217,7 +236,6 @@ pub const IGNORED_KAFKA_KEYS: &[(&str, &str)] = &[
     ("socket.send.buffer.bytes", "the OS default is used"),
     ("socket.receive.buffer.bytes", "the OS default is used"),
     ("queued.max.requests", UNUSED),
-    ("connections.max.idle.ms", UNUSED),
     ("zookeeper.connect", NO_ZK),
     ("zookeeper.connection.timeout.ms", NO_ZK),
     ("zookeeper.session.timeout.ms", NO_ZK),
@@ -419,6 +437,17 @@ fn apply(
         }
         "producer.state.max.producers" => {
             c.producer_limits.max_producers = parse_int(v, 1..=100_000)? as usize
+        }
+        // Connection and response bounds (edge slice).
+        "fetch.max.bytes" => c.fetch_max_bytes = parse_int(v, 1024..=i64::from(i32::MAX))? as u32,
+        "connections.max.idle.ms" => {
+            c.connections_max_idle_ms = parse_int(v, 100..=i64::from(i32::MAX))? as u64
+        }
+        "queued.max.request.bytes" => {
+            c.queued_max_request_bytes = match parse_minus_one_or(v, 1 << 20..=i64::MAX)? {
+                Some(n) => n as u64,
+                None => u64::MAX,
+            }
         }
         _ => return Ok(false),
     }

@@ -11,6 +11,7 @@ pub mod broker;
 pub mod config;
 pub mod conn;
 pub mod handlers;
+pub mod limits;
 pub mod partition_task;
 pub mod rt;
 
@@ -82,6 +83,7 @@ async fn serve(config: BrokerConfig) -> Result<(), String> {
     let _ = std::io::stdout().flush();
 
     let open = Arc::new(AtomicUsize::new(0));
+    let budget = limits::RequestBudget::new(broker.config.queued_max_request_bytes);
     loop {
         let event = smol::future::or(async { Some(listener.accept().await) }, async {
             signals.next().await;
@@ -105,9 +107,9 @@ async fn serve(config: BrokerConfig) -> Result<(), String> {
         }
         let _ = stream.get_ref().set_nodelay(true);
         open.fetch_add(1, Ordering::AcqRel);
-        let (b, o) = (broker.clone(), open.clone());
+        let (b, o, q) = (broker.clone(), open.clone(), budget.clone());
         rt::spawn(async move {
-            conn::serve(b, stream, peer).await;
+            conn::serve(b, stream, peer, q).await;
             o.fetch_sub(1, Ordering::AcqRel);
         })
         .detach();

@@ -250,7 +250,7 @@ fn append_fail(e: AppendFailure, name: &str) -> AppendFail {
         AppendError::RingFull => (
             ErrorCode::KafkaStorageError,
             format!(
-                "{name}: ring full (ring.full.policy=reject_new); retry after retention.ms frees a segment"
+                "{name}: ring full (ring.full.policy=reject_new); retry once retention.ms frees the oldest segment"
             ),
         ),
         AppendError::OffsetOverflow => (ErrorCode::InvalidRequest, "offset overflow".into()),

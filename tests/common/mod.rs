@@ -111,6 +111,20 @@ impl Broker {
         self.addr.clone()
     }
 
+    /// The current run's process id (for /proc figures such as VmHWM).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// A `VmHWM`/`VmRSS`-style field of the broker's /proc status, in KiB.
+    pub fn proc_status_kib(&self, field: &str) -> Option<u64> {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     /// The broker's `log.dirs`.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.join("data")
@@ -182,11 +196,6 @@ impl Broker {
             .status()
             .expect("run kill(1)");
         assert!(status.success(), "kill -{sig} failed");
-    }
-
-    /// The broker's process id while it runs (for /proc readings).
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
     }
 
     /// SIGKILL: no chance to sync or clean up, like a power cut for the process.

@@ -3,7 +3,17 @@
 //! served as stored (no re-encoding), and only below the high watermark.
 //! Fetch sessions (KIP-227) are not kept: `session_id` 0 tells clients to
 //! send full requests.
+//!
+//! Memory bound: a response carries at most `min(request max_bytes,
+//! fetch.max.bytes)` record bytes, except that the first partition with data
+//! always gets one whole batch (KIP-74), which `message.max.bytes` bounds.
+//! A partition listed more than once is read once and answered once, with
+//! its last entry's offset and `partition_max_bytes`, at the position of its
+//! first entry: what Kafka's request-to-map conversion (a `LinkedHashMap`
+//! keyed by topic-partition, as its fetch sessions keep) does.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,15 +59,23 @@ async fn read_all(
     let mut total = 0usize;
     let mut any_error = false;
     for w in wants {
-        let idx = match resp.responses.last() {
-            Some(t) if t.topic.0.as_str() == w.topic => resp.responses.len() - 1,
-            _ => {
-                let mut t = FetchableTopicResponse::default();
-                t.topic = kafka_protocol::protocol::StrBytes::from_string(w.topic.clone()).into();
-                resp.responses.push(t);
-                resp.responses.len() - 1
+        if total >= max_total as usize {
+            // Over budget: the rest are answered empty (no read, no copy).
+            let mut p = empty_partition(w.partition, ErrorCode::None);
+            if let Some(h) = broker
+                .topic(&w.topic)
+                .and_then(|t| t.partition(w.partition))
+            {
+                p.high_watermark = h.high_watermark();
+                p.last_stable_offset = h.high_watermark();
+                p.log_start_offset = h.log_start();
+            } else {
+                any_error = true;
+                p.error_code = ErrorCode::UnknownTopicOrPartition.code();
             }
-        };
+            push(&mut resp, &w.topic, p);
+            continue;
+        }
         let handle = broker
             .topic(&w.topic)
             .and_then(|t| t.partition(w.partition));
@@ -67,10 +85,11 @@ async fn read_all(
                 empty_partition(w.partition, ErrorCode::UnknownTopicOrPartition)
             }
             Some(h) => {
-                // KIP-74: the first partition gets at least one whole batch.
+                // KIP-74: the first partition gets at least one whole batch
+                // (a read returns one even when it is larger than the limit).
                 let room = max_total.saturating_sub(total as u32);
                 let limit = if total == 0 {
-                    w.max_bytes.max(1)
+                    w.max_bytes.max(1).min(max_total)
                 } else {
                     w.max_bytes.min(room)
                 };
@@ -103,33 +122,69 @@ async fn read_all(
                 }
             }
         };
-        if let Some(t) = resp.responses.get_mut(idx) {
-            t.partitions.push(data);
-        }
+        push(&mut resp, &w.topic, data);
     }
     (resp, total, any_error)
 }
 
-pub async fn handle(broker: &Arc<Broker>, _version: i16, req: FetchRequest) -> FetchResponse {
-    let wants: Vec<Want> = req
-        .topics
-        .iter()
-        .flat_map(|t| {
-            t.partitions.iter().map(move |p| Want {
+/// Adds a partition's answer under its topic (consecutive entries of one
+/// topic share a topic entry, as requested).
+fn push(resp: &mut FetchResponse, topic: &str, data: PartitionData) {
+    let same = resp
+        .responses
+        .last()
+        .is_some_and(|t| t.topic.0.as_str() == topic);
+    if !same {
+        let mut t = FetchableTopicResponse::default();
+        t.topic = kafka_protocol::protocol::StrBytes::from_string(topic.to_string()).into();
+        resp.responses.push(t);
+    }
+    if let Some(t) = resp.responses.last_mut() {
+        t.partitions.push(data);
+    }
+}
+
+/// The request's partitions, each once: a repeated topic-partition keeps
+/// its first position and takes its last entry's offset and max bytes.
+fn distinct_wants(req: &FetchRequest) -> Vec<Want> {
+    let mut wants: Vec<Want> = Vec::new();
+    let mut seen: HashMap<(&str, i32), usize> = HashMap::new();
+    for t in &req.topics {
+        for p in &t.partitions {
+            let want = Want {
                 topic: t.topic.0.to_string(),
                 partition: p.partition,
                 offset: p.fetch_offset,
                 max_bytes: p.partition_max_bytes.max(0) as u32,
-            })
-        })
-        .collect();
-    let max_total = if req.max_bytes <= 0 {
-        i32::MAX as u32
+            };
+            match seen.entry((t.topic.0.as_str(), p.partition)) {
+                Entry::Occupied(at) => {
+                    if let Some(w) = wants.get_mut(*at.get()) {
+                        *w = want;
+                    }
+                }
+                Entry::Vacant(v) => {
+                    v.insert(wants.len());
+                    wants.push(want);
+                }
+            }
+        }
+    }
+    wants
+}
+
+pub async fn handle(broker: &Arc<Broker>, _version: i16, req: FetchRequest) -> FetchResponse {
+    let (req_max_bytes, min_bytes, max_wait_ms) = (req.max_bytes, req.min_bytes, req.max_wait_ms);
+    let wants = distinct_wants(&req);
+    drop(req);
+    let cap = broker.config.fetch_max_bytes;
+    let max_total = if req_max_bytes <= 0 {
+        cap
     } else {
-        req.max_bytes as u32
+        (req_max_bytes as u32).min(cap)
     };
-    let min_bytes = req.min_bytes.max(0) as usize;
-    let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
+    let min_bytes = min_bytes.max(0) as usize;
+    let wait = Duration::from_millis(max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + wait;
     loop {
         // Listen before reading, so an append between the read and the wait

@@ -5,9 +5,11 @@
 //! the high watermark (pipit has no tiered storage, so local and tiered are the same);
 //! MAX_TIMESTAMP (-3) gives the offset of the last committed record, since pipit keeps
 //! producers' CreateTime and does not track the maximum timestamp separately (timestamp
-//! -1). A timestamp ≥ 0 gives the first committed offset whose batch has a timestamp at or
-//! after it, answered with the requested timestamp (the record's own is at least that), or
-//! -1/-1 when no record is that new. pipit has no transactions, so READ_COMMITTED and
+//! -1). A timestamp ≥ 0 gives, as Kafka does, the first committed record whose timestamp
+//! is at or after it, with that record's timestamp, or -1/-1 when no record is that new:
+//! the partition's time index finds the first batch whose max timestamp is new enough,
+//! that batch is read through the partition handle, and its records (decompressed if
+//! need be, at most `protocol::records::BROKER_DECOMPRESSED_MAX`) are searched in offset order. pipit has no transactions, so READ_COMMITTED and
 //! READ_UNCOMMITTED see the same high watermark. Leader epoch is 0 (v4+), the only epoch.
 
 use std::sync::Arc;
@@ -18,8 +20,17 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::*;
 
 use crate::protocol::error::ErrorCode;
+use crate::protocol::records::{
+    BROKER_DECOMPRESSED_MAX as DECOMPRESSED_MAX, TimeSearch, first_record_at_or_after,
+};
 use crate::server::broker::Broker;
 use crate::server::partition_task::PartitionHandle;
+
+/// Bytes of batches read per step of a time search, and steps at most: the
+/// index points at the batch that holds the time, so one step almost always
+/// answers; the bound keeps a damaged index from turning into a scan.
+const SEARCH_READ_BYTES: u32 = 256 << 10;
+const SEARCH_STEPS: usize = 64;
 
 /// What a ListOffsets partition entry asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,21 +62,51 @@ fn resolve(
     spec: OffsetSpec,
     log_start: i64,
     high_watermark: i64,
-    found: Option<i64>,
+    found: Option<(i64, i64)>,
 ) -> (i64, i64) {
     match spec {
         OffsetSpec::Earliest => (log_start, -1),
         OffsetSpec::Latest => (high_watermark, -1),
         OffsetSpec::MaxTimestamp if high_watermark > log_start => (high_watermark - 1, -1),
         OffsetSpec::MaxTimestamp | OffsetSpec::Unknown => (-1, -1),
-        OffsetSpec::At(ts) => found.map_or((-1, -1), |o| (o, ts)),
+        OffsetSpec::At(_) => found.unwrap_or((-1, -1)),
     }
+}
+
+/// The first committed record with timestamp ≥ `ts`: (offset, its timestamp).
+async fn record_at_or_after(h: &PartitionHandle, ts: i64) -> Result<Option<(i64, i64)>, ErrorCode> {
+    let Some(batch_offset) = h.offset_for_time(ts).await? else {
+        return Ok(None);
+    };
+    let mut offset = batch_offset;
+    for _ in 0..SEARCH_STEPS {
+        let read = match h.read(offset, SEARCH_READ_BYTES).await {
+            Ok(r) => r,
+            Err(ErrorCode::OffsetOutOfRange) => return Ok(None),
+            Err(code) => return Err(code),
+        };
+        if read.records.is_empty() {
+            return Ok(None);
+        }
+        match first_record_at_or_after(&read.records, offset, ts, DECOMPRESSED_MAX) {
+            Ok(TimeSearch::Found { offset, timestamp }) => return Ok(Some((offset, timestamp))),
+            Ok(TimeSearch::NotHere { next_offset }) if next_offset > offset => offset = next_offset,
+            Ok(TimeSearch::NotHere { .. }) => return Ok(None),
+            Err(e) => {
+                // Stored batches passed their CRC on the way in; a batch whose
+                // records cannot be read is answered at batch granularity.
+                log::warn!("ListOffsets by time: {e}; answering the batch's base offset");
+                return Ok(Some((batch_offset, ts)));
+            }
+        }
+    }
+    Ok(Some((batch_offset, ts)))
 }
 
 async fn lookup(h: &PartitionHandle, ts: i64) -> Result<(i64, i64), ErrorCode> {
     let spec = OffsetSpec::from_wire(ts);
     let found = match spec {
-        OffsetSpec::At(t) => h.offset_for_time(t).await?,
+        OffsetSpec::At(t) => record_at_or_after(h, t).await?,
         _ => None,
     };
     Ok(resolve(spec, h.log_start(), h.high_watermark(), found))
@@ -149,10 +190,10 @@ mod tests {
     }
 
     #[test]
-    fn a_time_lookup_answers_the_found_offset_with_the_asked_timestamp_or_nothing() {
+    fn a_time_lookup_answers_the_found_record_with_its_own_timestamp_or_nothing() {
         assert_eq!(
-            resolve(At(1_700_000_000_000), 0, 9, Some(4)),
-            (4, 1_700_000_000_000)
+            resolve(At(1_700_000_000_000), 0, 9, Some((4, 1_700_000_000_042))),
+            (4, 1_700_000_000_042)
         );
         assert_eq!(resolve(At(1_700_000_000_000), 0, 9, None), (-1, -1));
         assert_eq!(resolve(Unknown, 0, 9, None), (-1, -1));

@@ -1,7 +1,14 @@
 //! Produce v3+: one RecordBatch v2 per partition, validated, appended by the
 //! partition's owner. acks=0 gets no response at all; acks=1 and acks=all
 //! wait for the batch to be durable under `log.durability=fsync` (a single
-//! broker is its own ISR, so the two are the same here).
+//! broker is its own ISR, so the two are the same here), except that acks=all
+//! on a topic whose `min.insync.replicas` is above the ISR size (1 on a single
+//! broker) gets NOT_ENOUGH_REPLICAS with nothing written, as in Kafka.
+//!
+//! A topic whose `compression.type` is not `producer` stores every batch
+//! under that codec: a batch in another codec is recompressed (records kept
+//! byte for byte, new CRC; see `protocol::records::recompress`) off the
+//! executor before the append, and must still fit `max.message.bytes`.
 
 use std::sync::Arc;
 
@@ -9,9 +16,83 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::log::topic_config::CompressionType;
 use crate::protocol::error::ErrorCode;
+use crate::protocol::records::compression::Compression;
+use crate::protocol::records::{BROKER_DECOMPRESSED_MAX, recompress};
 use crate::server::broker::Broker;
 use crate::storage::batch::{BatchHeader, header_bytes};
+
+/// In-sync replicas of every partition: a single broker is the whole ISR.
+const ISR_SIZE: u16 = 1;
+
+/// Kafka's check before a leader appends: acks=all needs `min.insync.replicas`
+/// in-sync replicas (acks=0 and acks=1 do not look at it).
+fn check_min_insync(
+    acks: i16,
+    min_insync_replicas: u16,
+    topic: &str,
+    partition: i32,
+) -> Result<(), (ErrorCode, String)> {
+    if acks == -1 && ISR_SIZE < min_insync_replicas {
+        return Err((
+            ErrorCode::NotEnoughReplicas,
+            format!(
+                "{topic}-{partition}: {ISR_SIZE} in-sync replica is fewer than min.insync.replicas={min_insync_replicas} needed by acks=all; nothing was written"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The codec a topic's `compression.type` stores batches in; `None` for
+/// `producer` (keep the producer's).
+fn stored_codec(c: CompressionType) -> Option<Compression> {
+    match c {
+        CompressionType::Producer => None,
+        CompressionType::Uncompressed => Some(Compression::None),
+        CompressionType::Gzip => Some(Compression::Gzip),
+        CompressionType::Snappy => Some(Compression::Snappy),
+        CompressionType::Lz4 => Some(Compression::Lz4),
+        CompressionType::Zstd => Some(Compression::Zstd),
+    }
+}
+
+/// The batch to append: `records` as sent, or recompressed to `target`.
+async fn batch_for_topic(
+    records: bytes::Bytes,
+    target: Option<Compression>,
+    max_message_bytes: u32,
+) -> Result<Vec<u8>, (ErrorCode, String)> {
+    let Some(target) = target else {
+        return Ok(records.to_vec());
+    };
+    // Codecs take milliseconds per MB on a Pi: off the executor.
+    let redone = smol::unblock(move || {
+        recompress(&records, target, BROKER_DECOMPRESSED_MAX).map(|b| (b, records))
+    })
+    .await
+    .map_err(|e| {
+        (
+            ErrorCode::CorruptMessage,
+            format!("cannot recompress to compression.type={target}: {e}"),
+        )
+    })?;
+    let batch = match redone {
+        (Some(b), _) => b,
+        (None, records) => records.to_vec(),
+    };
+    if batch.len() > max_message_bytes as usize {
+        return Err((
+            ErrorCode::MessageTooLarge,
+            format!(
+                "batch of {} bytes after recompression to {target} exceeds max.message.bytes {max_message_bytes}",
+                batch.len()
+            ),
+        ));
+    }
+    Ok(batch)
+}
 
 /// Checks what the storage layer does not: one whole batch, codec, flags,
 /// size against the topic's `max.message.bytes`.
@@ -110,10 +191,19 @@ pub async fn handle(
         for pd in topic.partition_data {
             let index = pd.index;
             let handle = t.as_ref().and_then(|t| t.partition(index));
-            let max = t
+            let (max, min_insync, codec) = t
                 .as_ref()
-                .and_then(|t| t.config.lock().ok().map(|c| c.values().max_message_bytes))
-                .unwrap_or(0);
+                .and_then(|t| {
+                    let c = t.config.lock().ok()?;
+                    let v = c.values();
+                    Some((
+                        v.max_message_bytes,
+                        v.min_insync_replicas,
+                        stored_codec(v.compression_type),
+                    ))
+                })
+                .unwrap_or((0, 1, None));
+            let topic_name = name.clone();
             let broker = broker.clone();
             let task = crate::server::rt::spawn(async move {
                 if !matches!(acks, -1..=1) {
@@ -129,7 +219,9 @@ pub async fn handle(
                         Some("no records".into()),
                     );
                 };
-                if let Err((code, msg)) = precheck(&records, max, version) {
+                if let Err((code, msg)) = precheck(&records, max, version)
+                    .and_then(|()| check_min_insync(acks, min_insync, &topic_name, index))
+                {
                     return partition_error(index, code, Some(msg));
                 }
                 if let Err(msg) = check_producer_id(&broker, &records) {
@@ -137,8 +229,10 @@ pub async fn handle(
                 }
                 // Copy out (the batch is stamped in place) and let the request
                 // frame go now, not after the sync: it bounds memory per request.
-                let batch = records.to_vec();
-                drop(records);
+                let batch = match batch_for_topic(records, codec, max).await {
+                    Ok(b) => b,
+                    Err((code, msg)) => return partition_error(index, code, Some(msg)),
+                };
                 match handle.append(batch, acks != 0).await {
                     Ok(ok) => {
                         let mut p = partition_error(index, ErrorCode::None, None);
@@ -169,6 +263,19 @@ pub async fn handle(
 mod tests {
     use super::*;
     use crate::storage::batch::build_test_batch;
+
+    #[test]
+    fn acks_all_needs_min_insync_replicas_and_other_acks_do_not() {
+        assert!(check_min_insync(-1, 1, "t", 0).is_ok());
+        let (code, msg) = check_min_insync(-1, 2, "t", 3).unwrap_err();
+        assert_eq!(code, ErrorCode::NotEnoughReplicas);
+        assert!(
+            msg.contains("t-3") && msg.contains("min.insync.replicas=2"),
+            "{msg}"
+        );
+        assert!(check_min_insync(1, 2, "t", 0).is_ok());
+        assert!(check_min_insync(0, 5, "t", 0).is_ok());
+    }
 
     #[test]
     fn precheck_refuses_two_batches_big_batches_and_old_zstd() {

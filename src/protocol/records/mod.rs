@@ -1,5 +1,7 @@
-//! Kafka RecordBatch v2 for the client: building a batch to produce, and
-//! decoding the batches a Fetch returns.
+//! Kafka RecordBatch v2, shared by the broker and the client: building a
+//! batch (a producer's, or the broker's when it recompresses), and decoding
+//! the records inside stored or fetched batches (ListOffsets by time, the
+//! consumer). Codecs are in [`compression`].
 //!
 //! Owns the record layout inside a batch (Kafka's DefaultRecord): varint
 //! length, attributes i8, timestampDelta varlong, offsetDelta varint, key,
@@ -14,10 +16,22 @@ use std::fmt;
 
 use bytes::Bytes;
 
-use super::compression::{self, CodecError, Compression};
+use self::compression::{CodecError, Compression};
+
+pub mod compression;
+mod recompress;
+mod search;
+
 use crate::storage::batch::{
     self as layout, BatchError, CRC32C, HEADER_LEN, LOG_OVERHEAD, MAGIC_V2, RecordBatch,
 };
+pub use recompress::recompress;
+pub use search::{TimeSearch, first_record_at_or_after};
+
+/// Most bytes one batch's records may decompress to when the broker reads
+/// inside a stored or produced batch (time search, recompression): 16 × the
+/// default `message.max.bytes`; a bomb is refused, never allocated.
+pub const BROKER_DECOMPRESSED_MAX: usize = 16 << 20;
 
 /// One record to produce.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
