@@ -99,6 +99,37 @@ fn stem_for(label: Option<u64>, slot: usize) -> String {
     }
 }
 
+/// Whether `stem` names a ring slot: a 20-digit base offset or `free-NN`.
+fn is_slot_stem(stem: &str) -> bool {
+    let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+    (stem.len() == 20 && digits(stem)) || stem.strip_prefix("free-").is_some_and(digits)
+}
+
+/// The shape of a ring as its files show it (for topics stored without one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShapeOnDisk {
+    pub slots: u16,
+    /// The size of the slots' `.log` files.
+    pub segment_bytes: u64,
+    /// The size of a slot's `.index` file.
+    pub index_bytes: u64,
+}
+
+impl ShapeOnDisk {
+    /// An `index.interval.bytes` that sizes the `.index` file as found (`preferred` if it does), if any.
+    pub fn index_interval(&self, segment_bytes: u32, preferred: u32) -> Option<u32> {
+        let entries = self.index_bytes / crate::storage::index::INDEX_ENTRY_LEN;
+        if crate::storage::index::max_entries(segment_bytes, preferred) == entries {
+            return Some(preferred);
+        }
+        let guess = u64::from(segment_bytes) / entries.checked_sub(1).filter(|&n| n > 0)?;
+        // Integer division: the interval is any value with the same entry count; take the first that fits.
+        (guess.saturating_sub(1).max(1)..=guess.saturating_add(1))
+            .filter_map(|i| u32::try_from(i).ok())
+            .find(|&i| crate::storage::index::max_entries(segment_bytes, i) == entries)
+    }
+}
+
 /// Free bytes for unprivileged users on the filesystem holding `dir`.
 pub fn free_bytes(dir: &Path) -> io::Result<u64> {
     let st = rustix::fs::statvfs(dir).map_err(io::Error::from)?;
@@ -219,6 +250,30 @@ impl FileBackend {
                 cfg.index_bytes(),
                 cfg.time_index_bytes(),
             ],
+        })
+    }
+
+    /// Reads a ring's shape from its files: the slots are the slot-named
+    /// `.log` files of the largest size. `None` if there are none.
+    pub fn probe_shape(dir: &Path) -> Option<ShapeOnDisk> {
+        let mut logs: Vec<(String, u64)> = Vec::new();
+        for entry in fs::read_dir(dir).ok()?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(stem) = name.strip_suffix(".log").filter(|s| is_slot_stem(s)) {
+                let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                logs.push((stem.to_string(), len));
+            }
+        }
+        let segment_bytes = logs.iter().map(|(_, len)| *len).max()?;
+        logs.retain(|(_, len)| *len == segment_bytes);
+        let (stem, _) = logs.first()?;
+        let index_bytes = fs::metadata(dir.join(format!("{stem}.index")))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        Some(ShapeOnDisk {
+            slots: u16::try_from(logs.len()).ok()?,
+            segment_bytes,
+            index_bytes,
         })
     }
 

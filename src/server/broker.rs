@@ -1,7 +1,10 @@
 //! The broker's state: topics, their configs and their partition owners.
 //!
 //! Topics and their configs are persisted in `<log.dirs>/pipit-meta.a/.b`
-//! (a two-copy [`StateFile`]), written before a change is acknowledged.
+//! (a two-copy [`StateFile`], format version 2: each topic with the ring
+//! shape it was created with; version 1, without shapes, still loads and
+//! takes each shape from the files on disk), written before a change is
+//! acknowledged and before it is visible in memory.
 //! Each partition has one owner task ([`super::partition_task`]) reached
 //! through a bounded channel; this struct only holds handles, so handlers
 //! never touch a partition's files themselves. Admin changes take the topics
@@ -19,9 +22,10 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{BrokerConfig, Listener};
 use super::partition_task::{self, PartitionHandle};
+use crate::log::file_backend::FileBackend;
 use crate::log::partition::{Partition, ring_config};
 use crate::log::state_file::StateFile;
-use crate::log::topic_config::{BrokerDefaults, TopicConfig, TopicConfigError};
+use crate::log::topic_config::{BrokerDefaults, RingShape, TopicConfig, TopicConfigError};
 use crate::protocol::error::ErrorCode;
 
 /// A refused admin operation: the Kafka code and a message for the client.
@@ -53,11 +57,45 @@ pub struct TopicMeta {
     pub id: [u8; 16],
     pub partitions: u32,
     pub overrides: Vec<(String, String)>,
+    /// The ring shape fixed at creation; `None` only for a topic loaded from
+    /// format version 1 (its shape is then read from its files).
+    pub shape: Option<RingShape>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct MetaFile {
     topics: Vec<TopicMeta>,
+}
+
+/// `pipit-meta`'s format version: 2 added [`TopicMeta::shape`].
+const META_VERSION: u8 = 2;
+
+/// A topic as format version 1 stored it.
+#[derive(Deserialize)]
+struct TopicMetaV1 {
+    name: String,
+    id: [u8; 16],
+    partitions: u32,
+    overrides: Vec<(String, String)>,
+}
+
+fn meta_from_v1(version: u8, payload: &[u8]) -> Option<MetaFile> {
+    if version != 1 {
+        return None;
+    }
+    // Version 1's MetaFile was one field, the topics, which postcard stores as the bare sequence.
+    let old: Vec<TopicMetaV1> = postcard::from_bytes(payload).ok()?;
+    let topics = old
+        .into_iter()
+        .map(|t| TopicMeta {
+            name: t.name,
+            id: t.id,
+            partitions: t.partitions,
+            overrides: t.overrides,
+            shape: None,
+        })
+        .collect();
+    Some(MetaFile { topics })
 }
 
 /// A live topic.
@@ -87,6 +125,7 @@ impl Topic {
                 .lock()
                 .map(|c| c.overrides())
                 .unwrap_or_default(),
+            shape: self.config.lock().ok().map(|c| c.shape()),
         }
     }
 }
@@ -139,8 +178,12 @@ impl Broker {
     pub fn open(config: BrokerConfig, advertised: Listener) -> Result<Arc<Broker>, String> {
         let dir = config.log_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|e| format!("log.dirs {}: {e}", dir.display()))?;
-        let (meta, saved) = StateFile::<MetaFile>::open(dir.join("pipit-meta"))
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let (meta, saved) = StateFile::<MetaFile>::open_versioned(
+            dir.join("pipit-meta"),
+            META_VERSION,
+            meta_from_v1,
+        )
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
         let defaults = config.topic_defaults();
         let (pid_file, next_pid) = StateFile::<i64>::open(dir.join("pipit-producer-ids"))
             .map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -156,8 +199,16 @@ impl Broker {
             producer_ids: Mutex::new((pid_file, next_pid.unwrap_or(0))),
             config,
         });
+        let mut shapes_found = false;
         for t in saved.unwrap_or_default().topics {
-            let cfg = TopicConfig::with_overrides(&broker.defaults, &t.overrides)
+            let shape = match t.shape {
+                Some(shape) => shape,
+                None => {
+                    shapes_found = true;
+                    broker.shape_on_disk(&t)?
+                }
+            };
+            let cfg = TopicConfig::restore(&broker.defaults, &t.overrides, shape)
                 .map_err(|e| format!("topic {}: stored config: {e}", t.name))?;
             let mut handles = Vec::new();
             for p in 0..t.partitions {
@@ -184,7 +235,40 @@ impl Broker {
             });
             broker.write_topics().insert(t.name, topic);
         }
+        if shapes_found {
+            // Pin the shapes read from disk, so later default changes leave these topics alone.
+            broker.persist_all().map_err(|e| e.message)?;
+        }
         Ok(broker)
+    }
+
+    /// The ring shape of a topic stored without one (format version 1): its
+    /// config as today (defaults and overrides), corrected by what its first
+    /// partition's files say (slot count, segment size, index size).
+    fn shape_on_disk(&self, t: &TopicMeta) -> Result<RingShape, String> {
+        let cfg = TopicConfig::with_overrides(&self.defaults, &t.overrides)
+            .map_err(|e| format!("topic {}: stored config: {e}", t.name))?;
+        let mut shape = cfg.shape();
+        let dir = self.partition_dir(&t.name, 0);
+        if let Some(found) = FileBackend::probe_shape(&dir) {
+            let segment_bytes = u32::try_from(found.segment_bytes).unwrap_or(shape.segment_bytes);
+            let index_interval_bytes = found
+                .index_interval(segment_bytes, shape.index_interval_bytes)
+                .unwrap_or(shape.index_interval_bytes);
+            let on_disk = RingShape {
+                segment_bytes,
+                ring_segments: u32::from(found.slots),
+                index_interval_bytes,
+            };
+            if on_disk != shape {
+                log::warn!(
+                    "topic {}: its files have {on_disk:?}, the current defaults {shape:?}: keeping the files' shape",
+                    t.name
+                );
+            }
+            shape = on_disk;
+        }
+        Ok(shape)
     }
 
     /// Hands out a new idempotent producer id, never reused across restarts
@@ -319,7 +403,8 @@ impl Broker {
                 format!("replication factor {rf} is larger than the 1 available broker"),
             ));
         }
-        let cfg = TopicConfig::with_overrides(&self.defaults, configs)?;
+        let mut cfg = TopicConfig::with_overrides(&self.defaults, configs)?;
+        cfg.pin_shape();
         let mut topics = self.write_topics();
         if topics.contains_key(name) {
             return Err(AdminError::new(
@@ -510,3 +595,7 @@ impl Broker {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "broker_tests.rs"]
+mod tests;

@@ -98,6 +98,13 @@ impl Broker {
         broker
     }
 
+    /// Sets (or replaces) an `--override key=value` for the next [`Broker::restart`],
+    /// as an operator editing server.properties between runs would.
+    pub fn set_override(&mut self, key: &str, value: &str) {
+        self.overrides.retain(|(k, _)| k != key);
+        self.overrides.push((key.to_string(), value.to_string()));
+    }
+
     /// `127.0.0.1:<port>` of the current run.
     pub fn addr(&self) -> String {
         self.addr.clone()
