@@ -186,16 +186,8 @@ impl FileBackend {
 
     /// Opens an existing partition directory.
     pub fn open(dir: &Path, cfg: &RingConfig) -> Result<Self, DirError> {
-        let mut logs: Vec<String> = Vec::new();
+        let logs = slot_logs(dir, cfg)?;
         let mut orphans: [Vec<String>; 2] = [Vec::new(), Vec::new()];
-        for entry in fs::read_dir(dir).map_err(io_err(dir))? {
-            let entry = entry.map_err(io_err(dir))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(stem) = name.strip_suffix(".log") {
-                logs.push(stem.to_string());
-            }
-        }
-        logs.sort();
         if logs.len() != cfg.slots as usize {
             return Err(DirError::SlotCount {
                 dir: dir.to_path_buf(),
@@ -209,6 +201,7 @@ impl FileBackend {
                 let entry = entry.map_err(io_err(dir))?;
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if let Some(stem) = name.strip_suffix(&format!(".{ext}"))
+                    && is_slot_stem(stem)
                     && !logs.iter().any(|l| l == stem)
                 {
                     orphans[i].push(stem.to_string());
@@ -287,6 +280,45 @@ impl FileBackend {
             .map(|s| &s.files[kind_index(f.kind)])
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no slot {}", f.slot)))
     }
+}
+
+/// The stems of the ring's slot files in `dir`, sorted. A `.log` file that
+/// cannot be a slot (not named like one, or, when there are more slot-named
+/// files than slots, not of the slot size) is logged and left alone.
+fn slot_logs(dir: &Path, cfg: &RingConfig) -> Result<Vec<String>, DirError> {
+    let mut logs: Vec<(String, u64)> = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(".log") else {
+            continue;
+        };
+        if !is_slot_stem(stem) {
+            ::log::warn!(
+                "{}: {name} is not a segment slot's name; left alone",
+                dir.display()
+            );
+            continue;
+        }
+        let len = entry.metadata().map_err(io_err(&entry.path()))?.len();
+        logs.push((stem.to_string(), len));
+    }
+    if logs.len() > cfg.slots as usize {
+        logs.retain(|(stem, len)| {
+            let slot_sized = *len == u64::from(cfg.segment_bytes);
+            if !slot_sized {
+                ::log::warn!(
+                    "{}: {stem}.log is {len} bytes, not a {}-byte segment slot; left alone",
+                    dir.display(),
+                    cfg.segment_bytes
+                );
+            }
+            slot_sized
+        });
+    }
+    let mut stems: Vec<String> = logs.into_iter().map(|(stem, _)| stem).collect();
+    stems.sort();
+    Ok(stems)
 }
 
 fn sync_dir(dir: &Path) -> Result<(), DirError> {

@@ -98,22 +98,59 @@ fn meta_from_v1(version: u8, payload: &[u8]) -> Option<MetaFile> {
     Some(MetaFile { topics })
 }
 
+/// A partition as the broker holds it.
+#[derive(Clone)]
+pub enum PartitionEntry {
+    /// Served by its owner task.
+    Online(PartitionHandle),
+    /// Its directory could not be opened at start (logged once then). Nothing
+    /// touches its files; produce, fetch and list-offsets on it get
+    /// KAFKA_STORAGE_ERROR. A restart after a repair tries it again.
+    Offline(Arc<Offline>),
+}
+
+/// Why a partition is offline.
+#[derive(Debug)]
+pub struct Offline {
+    pub dir: PathBuf,
+    pub reason: String,
+}
+
 /// A live topic.
 pub struct Topic {
     pub name: String,
     pub id: [u8; 16],
     pub config: Mutex<TopicConfig>,
-    pub partitions: RwLock<Vec<PartitionHandle>>,
+    pub partitions: RwLock<Vec<PartitionEntry>>,
 }
 
 impl Topic {
-    /// A clone of partition `p`'s handle, if it exists.
-    pub fn partition(&self, p: i32) -> Option<PartitionHandle> {
-        let parts = self.partitions.read().ok()?;
-        usize::try_from(p).ok().and_then(|i| parts.get(i).cloned())
+    /// A clone of partition `p`'s handle: UNKNOWN_TOPIC_OR_PARTITION if the
+    /// topic has no such partition, KAFKA_STORAGE_ERROR if it is offline.
+    pub fn partition(&self, p: i32) -> Result<PartitionHandle, ErrorCode> {
+        let parts = self
+            .partitions
+            .read()
+            .map_err(|_| ErrorCode::UnknownServerError)?;
+        match usize::try_from(p).ok().and_then(|i| parts.get(i)) {
+            Some(PartitionEntry::Online(h)) => Ok(h.clone()),
+            Some(PartitionEntry::Offline(_)) => Err(ErrorCode::KafkaStorageError),
+            None => Err(ErrorCode::UnknownTopicOrPartition),
+        }
     }
     pub fn partition_count(&self) -> usize {
         self.partitions.read().map(|p| p.len()).unwrap_or(0)
+    }
+    /// The handles of the online partitions.
+    fn online(&self) -> Vec<PartitionHandle> {
+        let parts = self.partitions.read().unwrap_or_else(|e| e.into_inner());
+        parts
+            .iter()
+            .filter_map(|e| match e {
+                PartitionEntry::Online(h) => Some(h.clone()),
+                PartitionEntry::Offline(_) => None,
+            })
+            .collect()
     }
     fn meta(&self) -> TopicMeta {
         TopicMeta {
@@ -213,8 +250,20 @@ impl Broker {
             let mut handles = Vec::new();
             for p in 0..t.partitions {
                 let pdir = broker.partition_dir(&t.name, p);
-                let (part, report) = Partition::open(&pdir, cfg.values())
-                    .map_err(|e| format!("{}: {e}", pdir.display()))?;
+                let (part, report) = match Partition::open(&pdir, cfg.values()) {
+                    Ok(opened) => opened,
+                    Err(e) => {
+                        let reason = e.to_string();
+                        log::error!(
+                            "{}: partition {}-{p} is offline (KAFKA_STORAGE_ERROR to clients; the others are served): {reason}",
+                            pdir.display(),
+                            t.name
+                        );
+                        let dir = pdir;
+                        handles.push(PartitionEntry::Offline(Arc::new(Offline { dir, reason })));
+                        continue;
+                    }
+                };
                 if report.torn_tails > 0 || !report.holes.is_empty() || report.holes_dropped > 0 {
                     log::warn!(
                         "{}: recovery cut {} torn tail(s), quarantined {:?} (+{} more), scanned {} batches",
@@ -225,7 +274,8 @@ impl Broker {
                         report.batches_scanned
                     );
                 }
-                handles.push(partition_task::spawn(part, broker.clone(), &t.name, p));
+                let h = partition_task::spawn(part, broker.clone(), &t.name, p);
+                handles.push(PartitionEntry::Online(h));
             }
             let topic = Arc::new(Topic {
                 name: t.name.clone(),
@@ -430,7 +480,8 @@ impl Broker {
                 }
                 AdminError::new(ErrorCode::KafkaStorageError, e.to_string())
             })?;
-            handles.push(partition_task::spawn(part, self.clone(), name, p));
+            let h = partition_task::spawn(part, self.clone(), name, p);
+            handles.push(PartitionEntry::Online(h));
         }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -484,13 +535,10 @@ impl Broker {
             self.persist(&topics)?;
             t
         };
-        let handles: Vec<PartitionHandle> = topic
-            .partitions
-            .read()
-            .map(|p| p.clone())
-            .unwrap_or_default();
-        for (p, h) in handles.iter().enumerate() {
+        for h in topic.online() {
             h.close().await;
+        }
+        for p in 0..topic.partition_count() {
             let _ = std::fs::remove_dir_all(self.partition_dir(name, p as u32));
         }
         log::info!("deleted topic {name}");
@@ -537,7 +585,7 @@ impl Broker {
                 .map_err(|e| AdminError::new(ErrorCode::KafkaStorageError, e.to_string()))?;
             let h = partition_task::spawn(part, self.clone(), name, p);
             if let Ok(mut parts) = topic.partitions.write() {
-                parts.push(h);
+                parts.push(PartitionEntry::Online(h));
             }
         }
         self.persist_all()?;
@@ -587,9 +635,7 @@ impl Broker {
     /// Closes every partition (sync + checkpoint); used at shutdown.
     pub async fn close_all(&self) {
         for t in self.topics() {
-            let handles: Vec<PartitionHandle> =
-                t.partitions.read().map(|p| p.clone()).unwrap_or_default();
-            for h in handles {
+            for h in t.online() {
                 h.close().await;
             }
         }

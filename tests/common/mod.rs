@@ -13,6 +13,7 @@
 pub mod bench;
 pub mod clients;
 pub mod json;
+pub mod requests;
 pub mod wire;
 
 use std::fs;

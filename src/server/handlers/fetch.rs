@@ -60,13 +60,15 @@ async fn read_all(
         };
         let handle = broker
             .topic(&w.topic)
-            .and_then(|t| t.partition(w.partition));
+            .map_or(Err(ErrorCode::UnknownTopicOrPartition), |t| {
+                t.partition(w.partition)
+            });
         let data = match handle {
-            None => {
+            Err(code) => {
                 any_error = true;
-                empty_partition(w.partition, ErrorCode::UnknownTopicOrPartition)
+                empty_partition(w.partition, code)
             }
-            Some(h) => {
+            Ok(h) => {
                 // KIP-74: the first partition gets at least one whole batch.
                 let room = max_total.saturating_sub(total as u32);
                 let limit = if total == 0 {
