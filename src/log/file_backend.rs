@@ -7,8 +7,13 @@
 //! (index files first, `.log` last: the `.log` name is the authority) and
 //! syncs the directory, so a label never goes back after a power cut; at open,
 //! index files left behind by a torn rename are re-paired with their `.log`.
-//! Files are reserved with fallocate (falling back to set_len where the
-//! filesystem cannot), and creation checks free space first.
+//! Creation checks free space first, then reserves every file with
+//! fallocate. When fallocate fails (ENOSPC included) creation fails with
+//! [`DirError::NoSpace`] or the I/O error and removes the directory: a ring is
+//! never left as a sparse file that a later write could find the disk full
+//! under. Only where the filesystem has no fallocate (EOPNOTSUPP, ENOSYS) is
+//! a file reserved by writing zeros over it, which really allocates the
+//! blocks (and costs one write of the ring, logged as a warning).
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -130,17 +135,60 @@ impl ShapeOnDisk {
     }
 }
 
+/// The total size of the filesystem holding `dir`.
+pub fn filesystem_bytes(dir: &Path) -> io::Result<u64> {
+    let st = rustix::fs::statvfs(dir).map_err(io::Error::from)?;
+    Ok(st.f_blocks.saturating_mul(st.f_frsize))
+}
+
 /// Free bytes for unprivileged users on the filesystem holding `dir`.
 pub fn free_bytes(dir: &Path) -> io::Result<u64> {
     let st = rustix::fs::statvfs(dir).map_err(io::Error::from)?;
     Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
-fn reserve(file: &File, len: u64) -> io::Result<()> {
-    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, len) {
-        Ok(()) => Ok(()),
-        // Filesystems without fallocate (some FUSE and tmpfs setups).
-        Err(_) => file.set_len(len),
+/// Reserves `len` bytes of a file: the real `fallocate(2)`, or a fault in tests.
+pub type Fallocate = fn(&File, u64) -> io::Result<()>;
+
+fn fallocate(file: &File, len: u64) -> io::Result<()> {
+    rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, len)
+        .map_err(io::Error::from)
+}
+
+/// How a file's bytes were reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reserved {
+    Fallocated,
+    /// The filesystem has no fallocate: zeros were written.
+    Zeroed,
+}
+
+fn unsupported(e: &io::Error) -> bool {
+    use rustix::io::Errno;
+    let errno = Errno::from_io_error(e);
+    errno == Some(Errno::OPNOTSUPP) || errno == Some(Errno::NOSYS)
+}
+
+fn no_space(e: &io::Error) -> bool {
+    rustix::io::Errno::from_io_error(e) == Some(rustix::io::Errno::NOSPC)
+}
+
+/// Allocates `len` bytes of a new, empty `file` for real; never leaves it sparse.
+fn reserve(file: &File, len: u64, fallocate: Fallocate) -> io::Result<Reserved> {
+    match fallocate(file, len) {
+        Ok(()) => Ok(Reserved::Fallocated),
+        Err(e) if unsupported(&e) => {
+            const CHUNK: u64 = 64 * 1024;
+            let zeros = [0u8; CHUNK as usize];
+            let mut at = 0;
+            while at < len {
+                let n = (len - at).min(CHUNK) as usize;
+                file.write_all_at(&zeros[..n], at)?;
+                at += n as u64;
+            }
+            Ok(Reserved::Zeroed)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -148,6 +196,15 @@ impl FileBackend {
     /// Creates `dir` with a fresh, preallocated ring. Fails with
     /// [`DirError::NoSpace`] before writing anything if the disk cannot hold it.
     pub fn create(dir: &Path, cfg: &RingConfig) -> Result<Self, DirError> {
+        Self::create_with(dir, cfg, fallocate)
+    }
+
+    /// [`FileBackend::create`] with the reservation call given (tests inject faults).
+    pub fn create_with(
+        dir: &Path,
+        cfg: &RingConfig,
+        fallocate: Fallocate,
+    ) -> Result<Self, DirError> {
         let parent = dir.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(parent).map_err(io_err(parent))?;
         let needed = cfg.reserved_bytes();
@@ -159,12 +216,33 @@ impl FileBackend {
                 free,
             });
         }
-        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        // A directory of its own: on failure it is removed whole, so it must not hold anything else.
+        fs::create_dir(dir).map_err(io_err(dir))?;
+        let made = Self::reserve_files(dir, cfg, fallocate).and_then(|_| Self::open(dir, cfg));
+        match made {
+            Ok(b) => Ok(b),
+            Err(e) => {
+                // Nothing half-reserved stays behind.
+                let _ = fs::remove_dir_all(dir);
+                Err(match e {
+                    DirError::Io { error, .. } if no_space(&error) => DirError::NoSpace {
+                        dir: dir.to_path_buf(),
+                        needed,
+                        free: free_bytes(parent).unwrap_or(0),
+                    },
+                    other => other,
+                })
+            }
+        }
+    }
+
+    fn reserve_files(dir: &Path, cfg: &RingConfig, fallocate: Fallocate) -> Result<(), DirError> {
         let caps = [
             cfg.segment_bytes as u64,
             cfg.index_bytes(),
             cfg.time_index_bytes(),
         ];
+        let mut zeroed = false;
         for slot in 0..cfg.slots as usize {
             let stem = stem_for(None, slot);
             for (ext, cap) in EXTS.iter().zip(caps) {
@@ -172,16 +250,21 @@ impl FileBackend {
                 let f = OpenOptions::new()
                     .read(true)
                     .write(true)
-                    .create(true)
-                    .truncate(false)
+                    .create_new(true)
                     .open(&path)
                     .map_err(io_err(&path))?;
-                reserve(&f, cap).map_err(io_err(&path))?;
+                zeroed |= reserve(&f, cap, fallocate).map_err(io_err(&path))? == Reserved::Zeroed;
                 f.sync_all().map_err(io_err(&path))?;
             }
         }
-        sync_dir(dir)?;
-        Self::open(dir, cfg)
+        if zeroed {
+            ::log::warn!(
+                "{}: the filesystem has no fallocate: reserved the ring's {} bytes by writing zeros",
+                dir.display(),
+                cfg.reserved_bytes()
+            );
+        }
+        sync_dir(dir)
     }
 
     /// Opens an existing partition directory.
@@ -433,6 +516,81 @@ mod tests {
         }
         assert!(!dir.exists(), "nothing is written when the check fails");
         let _ = std::fs::remove_dir_all(parent);
+    }
+
+    fn small_ring() -> RingConfig {
+        RingConfig {
+            slots: 2,
+            segment_bytes: 64 * 1024,
+            index_interval: 4096,
+            policy: FullPolicy::OverwriteOldest,
+        }
+    }
+
+    fn fresh(name: &str) -> PathBuf {
+        let parent = std::env::temp_dir().join(format!("pipit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&parent);
+        std::fs::create_dir_all(&parent).unwrap();
+        parent.join("t-0")
+    }
+
+    #[test]
+    fn a_reservation_refused_for_space_fails_creation_and_leaves_nothing() {
+        static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        // The third file finds the disk full (free space changed after the check).
+        fn full_on_third(f: &File, len: u64) -> io::Result<()> {
+            if CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 2 {
+                return Err(io::Error::from(rustix::io::Errno::NOSPC));
+            }
+            fallocate(f, len)
+        }
+        let dir = fresh("enospc");
+        let cfg = small_ring();
+        match FileBackend::create_with(&dir, &cfg, full_on_third) {
+            Err(DirError::NoSpace { dir: d, needed, .. }) => {
+                assert_eq!((d, needed), (dir.clone(), cfg.reserved_bytes()));
+            }
+            Err(e) => panic!("wrong error: {e}"),
+            Ok(_) => panic!("created a ring on a full disk"),
+        }
+        assert!(!dir.exists(), "nothing half-reserved stays behind");
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    }
+
+    #[test]
+    fn without_fallocate_the_ring_is_reserved_by_writing_zeros_never_sparse() {
+        use std::os::unix::fs::MetadataExt;
+        fn unsupported(_: &File, _: u64) -> io::Result<()> {
+            Err(io::Error::from(rustix::io::Errno::OPNOTSUPP))
+        }
+        let dir = fresh("nofallocate");
+        let cfg = small_ring();
+        FileBackend::create_with(&dir, &cfg, unsupported).unwrap();
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let m = entry.metadata().unwrap();
+            if entry.file_name().to_string_lossy().ends_with(".log") {
+                assert_eq!(m.len(), 64 * 1024);
+            }
+            assert!(
+                m.blocks() * 512 >= m.len(),
+                "{:?} is sparse: {} blocks for {} bytes",
+                entry.file_name(),
+                m.blocks(),
+                m.len()
+            );
+        }
+        // Any other failure is an error, not a fallback.
+        fn broken(_: &File, _: u64) -> io::Result<()> {
+            Err(io::Error::from(rustix::io::Errno::IO))
+        }
+        let other = fresh("eio");
+        assert!(matches!(
+            FileBackend::create_with(&other, &cfg, broken),
+            Err(DirError::Io { .. })
+        ));
+        assert!(!other.exists());
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+        let _ = std::fs::remove_dir_all(other.parent().unwrap());
     }
 
     #[test]

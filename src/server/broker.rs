@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{BrokerConfig, Listener};
 use super::partition_task::{self, PartitionHandle};
 use crate::log::file_backend::FileBackend;
-use crate::log::partition::{Partition, ring_config};
+use crate::log::partition::Partition;
 use crate::log::state_file::StateFile;
 use crate::log::topic_config::{BrokerDefaults, RingShape, TopicConfig, TopicConfigError};
 use crate::protocol::error::ErrorCode;
@@ -183,6 +183,55 @@ pub struct Broker {
     shutting_down: AtomicBool,
     /// The next idempotent producer id; persisted before one is handed out.
     producer_ids: Mutex<(StateFile<i64>, i64)>,
+    /// Serializes topic admin changes (see `broker_admin.rs`).
+    admin: Mutex<()>,
+    ring_bytes_cap: RingBytesCap,
+}
+
+/// The node-wide cap on reserved ring bytes (`log.ring.bytes.max`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RingBytesCap {
+    /// 0: no cap.
+    pub bytes: u64,
+    /// Where the value comes from, for messages.
+    pub how: String,
+}
+
+/// Share of the log dir's filesystem that rings may reserve when
+/// `log.ring.bytes.max` is not set, in percent.
+pub const DEFAULT_RING_SHARE_PERCENT: u64 = 90;
+
+impl RingBytesCap {
+    /// The cap `config` sets, or [`DEFAULT_RING_SHARE_PERCENT`] of the total
+    /// size of the filesystem holding the log dir, measured now.
+    pub fn of(config: &BrokerConfig) -> Result<Self, String> {
+        if config.explicit_keys.contains("log.ring.bytes.max") {
+            let bytes = config.log_ring_bytes_max;
+            let how = if bytes == 0 {
+                "no cap: set to 0"
+            } else {
+                "set"
+            };
+            return Ok(RingBytesCap {
+                bytes,
+                how: how.into(),
+            });
+        }
+        let dir = &config.log_dir;
+        let total = crate::log::file_backend::filesystem_bytes(dir).map_err(|e| {
+            format!(
+                "log.dirs {}: cannot measure its filesystem: {e}",
+                dir.display()
+            )
+        })?;
+        Ok(RingBytesCap {
+            bytes: total / 100 * DEFAULT_RING_SHARE_PERCENT,
+            how: format!(
+                "not set: {DEFAULT_RING_SHARE_PERCENT}% of the {total}-byte filesystem holding {}",
+                dir.display()
+            ),
+        })
+    }
 }
 
 /// Kafka's legal topic names: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
@@ -224,7 +273,15 @@ impl Broker {
         let defaults = config.topic_defaults();
         let (pid_file, next_pid) = StateFile::<i64>::open(dir.join("pipit-producer-ids"))
             .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let ring_bytes_cap = RingBytesCap::of(&config)?;
+        log::info!(
+            "log.ring.bytes.max: rings may reserve {} bytes in all ({})",
+            ring_bytes_cap.bytes,
+            ring_bytes_cap.how
+        );
         let broker = Arc::new(Broker {
+            admin: Mutex::new(()),
+            ring_bytes_cap,
             cluster_id: format!("pipit-{}", config.broker_id),
             advertised,
             defaults,
@@ -287,7 +344,7 @@ impl Broker {
         }
         if shapes_found {
             // Pin the shapes read from disk, so later default changes leave these topics alone.
-            broker.persist_all().map_err(|e| e.message)?;
+            broker.persist_change(None, None).map_err(|e| e.message)?;
         }
         Ok(broker)
     }
@@ -373,265 +430,6 @@ impl Broker {
             .unwrap_or_default()
     }
 
-    fn persist(&self, topics: &BTreeMap<String, Arc<Topic>>) -> Result<(), AdminError> {
-        let file = MetaFile {
-            topics: topics.values().map(|t| t.meta()).collect(),
-        };
-        let mut meta = self.meta.lock().unwrap_or_else(|e| e.into_inner());
-        meta.write(&file).map(|_| ()).map_err(|e| {
-            AdminError::new(
-                ErrorCode::KafkaStorageError,
-                format!("writing topic metadata: {e}"),
-            )
-        })
-    }
-
-    fn persist_all(&self) -> Result<(), AdminError> {
-        let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
-        self.persist(&topics)
-    }
-
-    /// Bytes all rings on this node reserve.
-    pub fn reserved_ring_bytes(&self) -> u64 {
-        self.topics()
-            .iter()
-            .map(|t| {
-                let per = t
-                    .config
-                    .lock()
-                    .map(|c| ring_config(c.values()).reserved_bytes())
-                    .unwrap_or(0);
-                per * t.partition_count() as u64
-            })
-            .sum()
-    }
-
-    fn check_cap(&self, extra: u64) -> Result<(), AdminError> {
-        let cap = self.config.log_ring_bytes_max;
-        let used = self.reserved_ring_bytes();
-        if cap > 0 && used + extra > cap {
-            return Err(AdminError::new(
-                ErrorCode::PolicyViolation,
-                format!(
-                    "log.ring.bytes.max is {cap} bytes: {used} are reserved and this needs {extra} more"
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Creates a topic: validates name, counts and configs, checks the
-    /// node-wide ring cap, reserves every partition's ring, then persists.
-    pub fn create_topic(
-        self: &Arc<Self>,
-        name: &str,
-        partitions: i32,
-        replication_factor: i16,
-        configs: &[(String, String)],
-        validate_only: bool,
-    ) -> Result<Arc<Topic>, AdminError> {
-        validate_topic_name(name)?;
-        let partitions = if partitions == -1 {
-            self.config.num_partitions as i32
-        } else {
-            partitions
-        };
-        if !(1..=10_000).contains(&partitions) {
-            return Err(AdminError::new(
-                ErrorCode::InvalidPartitions,
-                format!("partitions must be between 1 and 10000, got {partitions}"),
-            ));
-        }
-        let rf = if replication_factor == -1 {
-            self.config.default_replication_factor as i16
-        } else {
-            replication_factor
-        };
-        if rf != 1 {
-            return Err(AdminError::new(
-                ErrorCode::InvalidReplicationFactor,
-                format!("replication factor {rf} is larger than the 1 available broker"),
-            ));
-        }
-        let mut cfg = TopicConfig::with_overrides(&self.defaults, configs)?;
-        cfg.pin_shape();
-        let mut topics = self.write_topics();
-        if topics.contains_key(name) {
-            return Err(AdminError::new(
-                ErrorCode::TopicAlreadyExists,
-                format!("topic '{name}' already exists"),
-            ));
-        }
-        let per = ring_config(cfg.values()).reserved_bytes();
-        drop(topics);
-        self.check_cap(per * partitions as u64)?;
-        if validate_only {
-            return Err(AdminError::new(ErrorCode::None, ""));
-        }
-        let mut handles = Vec::new();
-        for p in 0..partitions as u32 {
-            let dir = self.partition_dir(name, p);
-            // A directory not in the metadata is left over from a create or
-            // delete cut short by a crash: it holds nothing anyone acked.
-            let _ = std::fs::remove_dir_all(&dir);
-            let part = Partition::create(&dir, cfg.values()).map_err(|e| {
-                for q in 0..=p {
-                    let _ = std::fs::remove_dir_all(self.partition_dir(name, q));
-                }
-                AdminError::new(ErrorCode::KafkaStorageError, e.to_string())
-            })?;
-            let h = partition_task::spawn(part, self.clone(), name, p);
-            handles.push(PartitionEntry::Online(h));
-        }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let topic = Arc::new(Topic {
-            name: name.to_string(),
-            id: new_topic_id(name, now),
-            config: Mutex::new(cfg),
-            partitions: RwLock::new(handles),
-        });
-        topics = self.write_topics();
-        topics.insert(name.to_string(), topic.clone());
-        self.persist(&topics)?;
-        log::info!("created topic {name} with {partitions} partition(s)");
-        Ok(topic)
-    }
-
-    /// The topic if it exists, else creates it with broker defaults when
-    /// `auto.create.topics.enable` allows it.
-    pub fn get_or_auto_create(
-        self: &Arc<Self>,
-        name: &str,
-        allow: bool,
-    ) -> Result<Arc<Topic>, AdminError> {
-        if let Some(t) = self.topic(name) {
-            return Ok(t);
-        }
-        if !(allow && self.config.auto_create_topics_enable) {
-            return Err(AdminError::new(
-                ErrorCode::UnknownTopicOrPartition,
-                format!("unknown topic '{name}'"),
-            ));
-        }
-        match self.create_topic(name, -1, -1, &[], false) {
-            Err(e) if e.code == ErrorCode::TopicAlreadyExists => self.topic(name).ok_or(e),
-            other => other,
-        }
-    }
-
-    /// Deletes a topic: stops its partition owners, removes its directories.
-    pub async fn delete_topic(&self, name: &str) -> Result<(), AdminError> {
-        let topic = {
-            let mut topics = self.write_topics();
-            let t = topics.remove(name).ok_or_else(|| {
-                AdminError::new(
-                    ErrorCode::UnknownTopicOrPartition,
-                    format!("unknown topic '{name}'"),
-                )
-            })?;
-            self.persist(&topics)?;
-            t
-        };
-        for h in topic.online() {
-            h.close().await;
-        }
-        for p in 0..topic.partition_count() {
-            let _ = std::fs::remove_dir_all(self.partition_dir(name, p as u32));
-        }
-        log::info!("deleted topic {name}");
-        Ok(())
-    }
-
-    /// Grows a topic to `total` partitions.
-    pub fn create_partitions(
-        self: &Arc<Self>,
-        name: &str,
-        total: i32,
-        validate_only: bool,
-    ) -> Result<(), AdminError> {
-        let topic = self.topic(name).ok_or_else(|| {
-            AdminError::new(
-                ErrorCode::UnknownTopicOrPartition,
-                format!("unknown topic '{name}'"),
-            )
-        })?;
-        let have = topic.partition_count() as i32;
-        if total <= have || total > 10_000 {
-            return Err(AdminError::new(
-                ErrorCode::InvalidPartitions,
-                format!(
-                    "topic '{name}' has {have} partitions; the new count must be larger (and at most 10000), got {total}"
-                ),
-            ));
-        }
-        let values = topic
-            .config
-            .lock()
-            .map(|c| c.values().clone())
-            .map_err(|_| AdminError::new(ErrorCode::UnknownServerError, "config lock"))?;
-        self.check_cap(ring_config(&values).reserved_bytes() * (total - have) as u64)?;
-        if validate_only {
-            return Ok(());
-        }
-        for p in have as u32..total as u32 {
-            let dir = self.partition_dir(name, p);
-            // A directory not in the metadata is left over from a create or
-            // delete cut short by a crash: it holds nothing anyone acked.
-            let _ = std::fs::remove_dir_all(&dir);
-            let part = Partition::create(&dir, &values)
-                .map_err(|e| AdminError::new(ErrorCode::KafkaStorageError, e.to_string()))?;
-            let h = partition_task::spawn(part, self.clone(), name, p);
-            if let Ok(mut parts) = topic.partitions.write() {
-                parts.push(PartitionEntry::Online(h));
-            }
-        }
-        self.persist_all()?;
-        log::info!("topic {name} now has {total} partitions");
-        Ok(())
-    }
-
-    /// Applies config changes to a topic (`apply` edits a copy; nothing
-    /// changes unless it succeeds). Ring shape keys cannot change on a topic
-    /// whose rings are already reserved.
-    pub fn alter_topic_config(
-        &self,
-        name: &str,
-        validate_only: bool,
-        apply: impl FnOnce(&mut TopicConfig) -> Result<(), AdminError>,
-    ) -> Result<(), AdminError> {
-        let topic = self.topic(name).ok_or_else(|| {
-            AdminError::new(
-                ErrorCode::UnknownTopicOrPartition,
-                format!("unknown topic '{name}'"),
-            )
-        })?;
-        let mut cfg = topic
-            .config
-            .lock()
-            .map_err(|_| AdminError::new(ErrorCode::UnknownServerError, "config lock"))?;
-        let mut next = cfg.clone();
-        apply(&mut next)?;
-        let (a, b) = (cfg.values(), next.values());
-        if a.segment_bytes != b.segment_bytes
-            || a.ring_segments != b.ring_segments
-            || a.index_interval_bytes != b.index_interval_bytes
-        {
-            return Err(AdminError::new(
-                ErrorCode::InvalidConfig,
-                "segment.bytes, ring.segments and index.interval.bytes are fixed when a topic's rings are reserved; create a new topic to change them",
-            ));
-        }
-        if validate_only {
-            return Ok(());
-        }
-        *cfg = next;
-        drop(cfg);
-        self.persist_all()
-    }
-
     /// Closes every partition (sync + checkpoint); used at shutdown.
     pub async fn close_all(&self) {
         for t in self.topics() {
@@ -641,6 +439,9 @@ impl Broker {
         }
     }
 }
+
+#[path = "broker_admin.rs"]
+mod admin;
 
 #[cfg(test)]
 #[path = "broker_tests.rs"]

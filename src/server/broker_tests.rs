@@ -89,3 +89,44 @@ fn metadata_of_format_1_loads_and_takes_each_ring_shape_from_its_files() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_failed_metadata_write_leaves_no_phantom_topic_partition_or_config() {
+    let dir = temp_dir("metafail");
+    let b = open(&dir, 64 * 1024, 2);
+    b.create_topic("a", 1, 1, &[], false).unwrap(); // metadata copy a
+    // The next metadata write goes to copy b: make it impossible.
+    std::fs::create_dir(dir.join("pipit-meta.b")).unwrap();
+
+    let e = b
+        .create_topic("b", 2, 1, &[], false)
+        .err()
+        .expect("refused");
+    assert_eq!(e.code, ErrorCode::KafkaStorageError, "{e:?}");
+    assert!(b.topic("b").is_none(), "no phantom topic");
+    assert!(!dir.join("b-0").exists() && !dir.join("b-1").exists());
+
+    let e = b.create_partitions("a", 3, false).unwrap_err();
+    assert_eq!(e.code, ErrorCode::KafkaStorageError, "{e:?}");
+    assert_eq!(b.topic("a").unwrap().partition_count(), 1);
+    assert!(!dir.join("a-1").exists() && !dir.join("a-2").exists());
+
+    let e = b
+        .alter_topic_config("a", false, |c| Ok(c.set("retention.ms", "5000")?))
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::KafkaStorageError, "{e:?}");
+    let retention = b
+        .topic("a")
+        .unwrap()
+        .config
+        .lock()
+        .unwrap()
+        .values()
+        .retention_ms;
+    assert_eq!(retention, None, "the config is as it was");
+
+    assert!(smol::block_on(b.delete_topic("a")).is_err());
+    assert!(b.topic("a").is_some() && dir.join("a-0").exists());
+    stop(b);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -50,7 +50,8 @@ pub struct BrokerConfig {
     pub auto_create_topics_enable: bool,
     pub log_segment_bytes: u32,
     pub log_ring_segments: u32,
-    /// Node-wide cap on reserved ring bytes; 0 = no cap besides free disk.
+    /// Node-wide cap on reserved ring bytes; 0 = no cap besides free disk. When not set (not in
+    /// `explicit_keys`) the broker caps at 90% of the log dir's filesystem (`broker::RingBytesCap`).
     pub log_ring_bytes_max: u64,
     /// `None`: keep until the ring overwrites (Kafka's -1).
     pub log_retention_ms: Option<u64>,

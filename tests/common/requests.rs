@@ -87,6 +87,7 @@ impl Conn {
         let mut t = CreatePartitionsTopic::default();
         t.name = name(topic);
         t.count = count;
+        t.assignments = None;
         let mut req = CreatePartitionsRequest::default();
         req.topics = vec![t];
         req.timeout_ms = 10_000;
@@ -96,13 +97,14 @@ impl Conn {
         (t.error_code, msg.unwrap_or_default())
     }
 
-    /// The topic's partition count in Metadata (`None`: unknown topic).
+    /// The topic's partition count in Metadata (`None`: unknown topic; never auto-creates).
     pub fn partition_count(&mut self, topic: &str) -> Option<usize> {
         let mut t = MetadataRequestTopic::default();
         t.name = Some(name(topic));
         let mut req = MetadataRequest::default();
         req.topics = Some(vec![t]);
-        let r: MetadataResponse = self.call(ApiKey::Metadata, 1, &req);
+        req.allow_auto_topic_creation = false;
+        let r: MetadataResponse = self.call(ApiKey::Metadata, 4, &req);
         let t = &r.topics[0];
         (t.error_code == 0).then_some(t.partitions.len())
     }
