@@ -143,3 +143,36 @@ fn a_partition_that_cannot_open_is_offline_and_the_others_are_served() {
     assert_eq!(lines.len(), 1, "logged once with its dir:\n{log}");
     assert!(lines[0].contains("offline"), "{}", lines[0]);
 }
+
+/// Kafka's MESSAGE_TOO_LARGE.
+const MESSAGE_TOO_LARGE: i16 = 10;
+
+/// `log.segment.bytes=1048576` alone is a valid config: Kafka's default
+/// `message.max.bytes` (1048588) does not fit such a slot, so the broker
+/// derives the limit from the slot and says so, instead of refusing to start.
+#[test]
+fn a_1_mib_segment_alone_starts_with_message_max_bytes_derived_from_it() {
+    let broker = Broker::start(&[("log.segment.bytes", "1048576")]);
+    let log = broker.stderr_log();
+    assert!(
+        log.contains("message.max.bytes: not set; using 1044480"),
+        "the start log says the derived limit:\n{log}"
+    );
+    let mut c = Conn::new(&broker.addr());
+    assert_eq!(c.create_topic("big", 1).0, 0);
+    let sized = |total: usize| {
+        let mut b = vec![0u8; total];
+        build_test_batch(&mut b, total - 61, 1, 1_700_000_000_000, 3).unwrap();
+        b
+    };
+    assert_eq!(
+        c.produce("big", 0, sized(1_044_480)),
+        (0, 0),
+        "a batch of the limit fits"
+    );
+    assert_eq!(
+        c.produce("big", 0, sized(1_046_000)).0,
+        MESSAGE_TOO_LARGE,
+        "one beyond it is refused"
+    );
+}
