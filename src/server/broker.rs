@@ -7,9 +7,11 @@
 //! acknowledged and before it is visible in memory.
 //! Each partition has one owner task ([`super::partition_task`]) reached
 //! through a bounded channel; this struct only holds handles, so handlers
-//! never touch a partition's files themselves. Admin changes take the topics
-//! lock briefly; the data path takes a read lock to find a handle, then
-//! talks to the owner.
+//! never touch a partition's files themselves. A partition that cannot be
+//! opened at start is [`PartitionEntry::Offline`]: the broker starts anyway
+//! and serves every other partition. Admin changes (`broker_admin.rs`) run
+//! one at a time and take the topics lock briefly; the data path takes a read
+//! lock to find a handle, then talks to the owner.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
