@@ -148,3 +148,46 @@ fn leftover_partition_directory_does_not_block_topic_creation() {
     );
     assert_eq!(out.trim(), "hello", "{}", broker.log_tail());
 }
+
+/// A topic keeps the ring shape it was created with: restarting with smaller
+/// segments (as when switching to the board's microSD properties) still serves
+/// every acknowledged offset byte for byte; only a topic created afterwards
+/// gets the new shape.
+#[test]
+fn a_topic_keeps_its_ring_shape_when_the_segment_size_default_shrinks() {
+    let mut broker = Broker::start(&[
+        ("log.segment.bytes", "1048576"),
+        ("log.ring.segments", "4"),
+        ("message.max.bytes", "1000000"),
+    ]);
+    // About 120 KB of records in the first 1 MiB segment: more than a 64 KiB one holds.
+    let acked = produce(&broker, 0, 400);
+    broker.set_override("log.segment.bytes", "65536");
+    broker.set_override("message.max.bytes", "60000");
+    broker.restart();
+    assert_log_equals(&broker, &acked, "after restarting with 64 KiB segments");
+
+    let addr = broker.addr();
+    common::clients::kcat_ok(&["-b", &addr, "-t", "newer", "-P"], Some(b"hello\n"));
+    let sizes = |topic: &str| -> Vec<u64> {
+        let dir = broker.data_dir().join(format!("{topic}-0"));
+        let mut sizes: Vec<u64> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+            .map(|e| e.metadata().unwrap().len())
+            .collect();
+        sizes.sort();
+        sizes
+    };
+    assert_eq!(
+        sizes(TOPIC),
+        vec![1048576; 4],
+        "the old topic's ring is untouched"
+    );
+    assert_eq!(
+        sizes("newer"),
+        vec![65536; 4],
+        "a new topic takes the new default"
+    );
+}

@@ -7,8 +7,13 @@
 //! (index files first, `.log` last: the `.log` name is the authority) and
 //! syncs the directory, so a label never goes back after a power cut; at open,
 //! index files left behind by a torn rename are re-paired with their `.log`.
-//! Files are reserved with fallocate (falling back to set_len where the
-//! filesystem cannot), and creation checks free space first.
+//! Creation checks free space first, then reserves every file with
+//! fallocate. When fallocate fails (ENOSPC included) creation fails with
+//! [`DirError::NoSpace`] or the I/O error and removes the directory: a ring is
+//! never left as a sparse file that a later write could find the disk full
+//! under. Only where the filesystem has no fallocate (EOPNOTSUPP, ENOSYS) is
+//! a file reserved by writing zeros over it, which really allocates the
+//! blocks (and costs one write of the ring, logged as a warning).
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -99,17 +104,91 @@ fn stem_for(label: Option<u64>, slot: usize) -> String {
     }
 }
 
+/// Whether `stem` names a ring slot: a 20-digit base offset or `free-NN`.
+fn is_slot_stem(stem: &str) -> bool {
+    let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+    (stem.len() == 20 && digits(stem)) || stem.strip_prefix("free-").is_some_and(digits)
+}
+
+/// The shape of a ring as its files show it (for topics stored without one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShapeOnDisk {
+    pub slots: u16,
+    /// The size of the slots' `.log` files.
+    pub segment_bytes: u64,
+    /// The size of a slot's `.index` file.
+    pub index_bytes: u64,
+}
+
+impl ShapeOnDisk {
+    /// An `index.interval.bytes` that sizes the `.index` file as found (`preferred` if it does), if any.
+    pub fn index_interval(&self, segment_bytes: u32, preferred: u32) -> Option<u32> {
+        let entries = self.index_bytes / crate::storage::index::INDEX_ENTRY_LEN;
+        if crate::storage::index::max_entries(segment_bytes, preferred) == entries {
+            return Some(preferred);
+        }
+        let guess = u64::from(segment_bytes) / entries.checked_sub(1).filter(|&n| n > 0)?;
+        // Integer division: the interval is any value with the same entry count; take the first that fits.
+        (guess.saturating_sub(1).max(1)..=guess.saturating_add(1))
+            .filter_map(|i| u32::try_from(i).ok())
+            .find(|&i| crate::storage::index::max_entries(segment_bytes, i) == entries)
+    }
+}
+
+/// The total size of the filesystem holding `dir`.
+pub fn filesystem_bytes(dir: &Path) -> io::Result<u64> {
+    let st = rustix::fs::statvfs(dir).map_err(io::Error::from)?;
+    Ok(st.f_blocks.saturating_mul(st.f_frsize))
+}
+
 /// Free bytes for unprivileged users on the filesystem holding `dir`.
 pub fn free_bytes(dir: &Path) -> io::Result<u64> {
     let st = rustix::fs::statvfs(dir).map_err(io::Error::from)?;
     Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
-fn reserve(file: &File, len: u64) -> io::Result<()> {
-    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, len) {
-        Ok(()) => Ok(()),
-        // Filesystems without fallocate (some FUSE and tmpfs setups).
-        Err(_) => file.set_len(len),
+/// Reserves `len` bytes of a file: the real `fallocate(2)`, or a fault in tests.
+pub type Fallocate = fn(&File, u64) -> io::Result<()>;
+
+fn fallocate(file: &File, len: u64) -> io::Result<()> {
+    rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, len)
+        .map_err(io::Error::from)
+}
+
+/// How a file's bytes were reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reserved {
+    Fallocated,
+    /// The filesystem has no fallocate: zeros were written.
+    Zeroed,
+}
+
+fn unsupported(e: &io::Error) -> bool {
+    use rustix::io::Errno;
+    let errno = Errno::from_io_error(e);
+    errno == Some(Errno::OPNOTSUPP) || errno == Some(Errno::NOSYS)
+}
+
+fn no_space(e: &io::Error) -> bool {
+    rustix::io::Errno::from_io_error(e) == Some(rustix::io::Errno::NOSPC)
+}
+
+/// Allocates `len` bytes of a new, empty `file` for real; never leaves it sparse.
+fn reserve(file: &File, len: u64, fallocate: Fallocate) -> io::Result<Reserved> {
+    match fallocate(file, len) {
+        Ok(()) => Ok(Reserved::Fallocated),
+        Err(e) if unsupported(&e) => {
+            const CHUNK: u64 = 64 * 1024;
+            let zeros = [0u8; CHUNK as usize];
+            let mut at = 0;
+            while at < len {
+                let n = (len - at).min(CHUNK) as usize;
+                file.write_all_at(&zeros[..n], at)?;
+                at += n as u64;
+            }
+            Ok(Reserved::Zeroed)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -117,6 +196,15 @@ impl FileBackend {
     /// Creates `dir` with a fresh, preallocated ring. Fails with
     /// [`DirError::NoSpace`] before writing anything if the disk cannot hold it.
     pub fn create(dir: &Path, cfg: &RingConfig) -> Result<Self, DirError> {
+        Self::create_with(dir, cfg, fallocate)
+    }
+
+    /// [`FileBackend::create`] with the reservation call given (tests inject faults).
+    pub fn create_with(
+        dir: &Path,
+        cfg: &RingConfig,
+        fallocate: Fallocate,
+    ) -> Result<Self, DirError> {
         let parent = dir.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(parent).map_err(io_err(parent))?;
         let needed = cfg.reserved_bytes();
@@ -128,12 +216,33 @@ impl FileBackend {
                 free,
             });
         }
-        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        // A directory of its own: on failure it is removed whole, so it must not hold anything else.
+        fs::create_dir(dir).map_err(io_err(dir))?;
+        let made = Self::reserve_files(dir, cfg, fallocate).and_then(|_| Self::open(dir, cfg));
+        match made {
+            Ok(b) => Ok(b),
+            Err(e) => {
+                // Nothing half-reserved stays behind.
+                let _ = fs::remove_dir_all(dir);
+                Err(match e {
+                    DirError::Io { error, .. } if no_space(&error) => DirError::NoSpace {
+                        dir: dir.to_path_buf(),
+                        needed,
+                        free: free_bytes(parent).unwrap_or(0),
+                    },
+                    other => other,
+                })
+            }
+        }
+    }
+
+    fn reserve_files(dir: &Path, cfg: &RingConfig, fallocate: Fallocate) -> Result<(), DirError> {
         let caps = [
             cfg.segment_bytes as u64,
             cfg.index_bytes(),
             cfg.time_index_bytes(),
         ];
+        let mut zeroed = false;
         for slot in 0..cfg.slots as usize {
             let stem = stem_for(None, slot);
             for (ext, cap) in EXTS.iter().zip(caps) {
@@ -141,30 +250,27 @@ impl FileBackend {
                 let f = OpenOptions::new()
                     .read(true)
                     .write(true)
-                    .create(true)
-                    .truncate(false)
+                    .create_new(true)
                     .open(&path)
                     .map_err(io_err(&path))?;
-                reserve(&f, cap).map_err(io_err(&path))?;
+                zeroed |= reserve(&f, cap, fallocate).map_err(io_err(&path))? == Reserved::Zeroed;
                 f.sync_all().map_err(io_err(&path))?;
             }
         }
-        sync_dir(dir)?;
-        Self::open(dir, cfg)
+        if zeroed {
+            ::log::warn!(
+                "{}: the filesystem has no fallocate: reserved the ring's {} bytes by writing zeros",
+                dir.display(),
+                cfg.reserved_bytes()
+            );
+        }
+        sync_dir(dir)
     }
 
     /// Opens an existing partition directory.
     pub fn open(dir: &Path, cfg: &RingConfig) -> Result<Self, DirError> {
-        let mut logs: Vec<String> = Vec::new();
+        let logs = slot_logs(dir, cfg)?;
         let mut orphans: [Vec<String>; 2] = [Vec::new(), Vec::new()];
-        for entry in fs::read_dir(dir).map_err(io_err(dir))? {
-            let entry = entry.map_err(io_err(dir))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(stem) = name.strip_suffix(".log") {
-                logs.push(stem.to_string());
-            }
-        }
-        logs.sort();
         if logs.len() != cfg.slots as usize {
             return Err(DirError::SlotCount {
                 dir: dir.to_path_buf(),
@@ -178,6 +284,7 @@ impl FileBackend {
                 let entry = entry.map_err(io_err(dir))?;
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if let Some(stem) = name.strip_suffix(&format!(".{ext}"))
+                    && is_slot_stem(stem)
                     && !logs.iter().any(|l| l == stem)
                 {
                     orphans[i].push(stem.to_string());
@@ -222,6 +329,30 @@ impl FileBackend {
         })
     }
 
+    /// Reads a ring's shape from its files: the slots are the slot-named
+    /// `.log` files of the largest size. `None` if there are none.
+    pub fn probe_shape(dir: &Path) -> Option<ShapeOnDisk> {
+        let mut logs: Vec<(String, u64)> = Vec::new();
+        for entry in fs::read_dir(dir).ok()?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(stem) = name.strip_suffix(".log").filter(|s| is_slot_stem(s)) {
+                let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                logs.push((stem.to_string(), len));
+            }
+        }
+        let segment_bytes = logs.iter().map(|(_, len)| *len).max()?;
+        logs.retain(|(_, len)| *len == segment_bytes);
+        let (stem, _) = logs.first()?;
+        let index_bytes = fs::metadata(dir.join(format!("{stem}.index")))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        Some(ShapeOnDisk {
+            slots: u16::try_from(logs.len()).ok()?,
+            segment_bytes,
+            index_bytes,
+        })
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -238,6 +369,45 @@ impl FileBackend {
             .map(|s| &s.files[kind_index(f.kind)])
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no slot {}", f.slot)))
     }
+}
+
+/// The stems of the ring's slot files in `dir`, sorted. A `.log` file that
+/// cannot be a slot (not named like one, or, when there are more slot-named
+/// files than slots, not of the slot size) is logged and left alone.
+fn slot_logs(dir: &Path, cfg: &RingConfig) -> Result<Vec<String>, DirError> {
+    let mut logs: Vec<(String, u64)> = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(".log") else {
+            continue;
+        };
+        if !is_slot_stem(stem) {
+            ::log::warn!(
+                "{}: {name} is not a segment slot's name; left alone",
+                dir.display()
+            );
+            continue;
+        }
+        let len = entry.metadata().map_err(io_err(&entry.path()))?.len();
+        logs.push((stem.to_string(), len));
+    }
+    if logs.len() > cfg.slots as usize {
+        logs.retain(|(stem, len)| {
+            let slot_sized = *len == u64::from(cfg.segment_bytes);
+            if !slot_sized {
+                ::log::warn!(
+                    "{}: {stem}.log is {len} bytes, not a {}-byte segment slot; left alone",
+                    dir.display(),
+                    cfg.segment_bytes
+                );
+            }
+            slot_sized
+        });
+    }
+    let mut stems: Vec<String> = logs.into_iter().map(|(stem, _)| stem).collect();
+    stems.sort();
+    Ok(stems)
 }
 
 fn sync_dir(dir: &Path) -> Result<(), DirError> {
@@ -308,77 +478,5 @@ impl Backend for FileBackend {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::storage::FullPolicy;
-
-    #[test]
-    fn creation_beyond_free_space_names_dir_needed_and_free() {
-        let parent = std::env::temp_dir().join(format!("pipit-nospace-{}", std::process::id()));
-        std::fs::create_dir_all(&parent).unwrap();
-        let free = free_bytes(&parent).unwrap();
-        // 64 slots of up to 2 GiB: more than this machine's free space, or skip.
-        let cfg = RingConfig {
-            slots: 64,
-            segment_bytes: i32::MAX as u32,
-            index_interval: 4096,
-            policy: FullPolicy::OverwriteOldest,
-        };
-        if cfg.reserved_bytes() <= free {
-            eprintln!("skipped: {free} bytes free is more than the test ring");
-            return;
-        }
-        let dir = parent.join("t-0");
-        match FileBackend::create(&dir, &cfg) {
-            Err(e @ DirError::NoSpace { .. }) => {
-                let DirError::NoSpace {
-                    dir: d,
-                    needed,
-                    free: f,
-                } = &e
-                else {
-                    unreachable!()
-                };
-                assert_eq!(d, &dir);
-                assert_eq!(*needed, cfg.reserved_bytes());
-                assert!(*f < *needed);
-                let msg = e.to_string();
-                assert!(
-                    msg.contains(&dir.display().to_string()) && msg.contains(&needed.to_string())
-                );
-            }
-            Err(e) => panic!("wrong error: {e}"),
-            Ok(_) => panic!("created a ring larger than the disk"),
-        }
-        assert!(!dir.exists(), "nothing is written when the check fails");
-        let _ = std::fs::remove_dir_all(parent);
-    }
-
-    #[test]
-    fn relabel_renames_all_three_files_and_reopen_keeps_labels() {
-        let dir = std::env::temp_dir().join(format!("pipit-relabel-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let cfg = RingConfig {
-            slots: 2,
-            segment_bytes: 4096,
-            index_interval: 512,
-            policy: FullPolicy::OverwriteOldest,
-        };
-        let mut b = FileBackend::create(&dir, &cfg).unwrap();
-        b.relabel(1, Some(42)).unwrap();
-        for ext in ["log", "index", "timeindex"] {
-            assert!(dir.join(format!("00000000000000000042.{ext}")).exists());
-        }
-        // A crash between renames leaves index files behind: they are re-paired.
-        std::fs::rename(
-            dir.join("00000000000000000042.index"),
-            dir.join("free-07.index"),
-        )
-        .unwrap();
-        let b = FileBackend::open(&dir, &cfg).unwrap();
-        let labels: Vec<Option<u64>> = (0..2).map(|n| b.label(n)).collect();
-        assert!(labels.contains(&Some(42)) && labels.contains(&None));
-        assert!(dir.join("00000000000000000042.index").exists());
-        let _ = std::fs::remove_dir_all(dir);
-    }
-}
+#[path = "file_backend_tests.rs"]
+mod tests;

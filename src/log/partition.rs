@@ -188,8 +188,7 @@ impl Partition {
     ) -> Result<(Self, RecoveryReport), PartitionError> {
         let cfg = ring_config(values);
         let backend = FileBackend::open(dir, &cfg).map_err(PartitionError::Dir)?;
-        let (checkpoint, saved) =
-            StateFile::open(dir.join(CHECKPOINT_FILE)).map_err(PartitionError::Checkpoint)?;
+        let (checkpoint, saved) = open_checkpoint(dir)?;
         let saved: Checkpoint = saved.unwrap_or_default();
         let (ring, report) =
             Ring::open(backend, cfg, &saved).map_err(|error| PartitionError::Open {
@@ -434,6 +433,37 @@ pub(crate) fn wall_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The checkpoint is only a hint: with no valid copy, recovery checks every
+/// slot from its start (the default checkpoint) and the garbage is replaced
+/// at the first write.
+fn open_checkpoint(
+    dir: &Path,
+) -> Result<(StateFile<Checkpoint>, Option<Checkpoint>), PartitionError> {
+    let base = dir.join(CHECKPOINT_FILE);
+    match StateFile::open(&base) {
+        Err(e @ StateFileError::Corrupt { .. }) => {
+            ::log::warn!("{e}; it is only a hint: recovery checks every slot from its start");
+            for slot in ["a", "b"] {
+                let path = dir.join(format!("{CHECKPOINT_FILE}.{slot}"));
+                std::fs::remove_file(&path)
+                    .or_else(|e| match e.kind() {
+                        io::ErrorKind::NotFound => Ok(()),
+                        _ => Err(e),
+                    })
+                    .map_err(|error| {
+                        PartitionError::Io(io::Error::new(
+                            error.kind(),
+                            format!("{}: {error}", path.display()),
+                        ))
+                    })?;
+            }
+            let (file, _) = StateFile::open(&base).map_err(PartitionError::Checkpoint)?;
+            Ok((file, None))
+        }
+        other => other.map_err(PartitionError::Checkpoint),
+    }
 }
 
 #[cfg(test)]

@@ -8,11 +8,15 @@
 //! | bytes        | field                                  |
 //! |--------------|----------------------------------------|
 //! | 0–3          | magic `PPST`                           |
-//! | 4            | format version (1)                     |
+//! | 4            | format version (1, or the payload's)   |
 //! | 5–12         | sequence u64, +1 per write             |
 //! | 13–16        | payload length u32 (≤ the payload cap) |
 //! | 17..17+len   | postcard payload                       |
 //! | last 4       | CRC-32C over every byte before it      |
+//!
+//! The version byte is 1 for every file whose payload type never changed. A file whose payload type gained
+//! fields is opened with [`StateFile::open_versioned`]: it writes its new version and still reads slots of
+//! older versions through a decoder for each, so state written by an older pipit keeps loading.
 //!
 //! Reading picks the valid slot with the highest sequence, so the state never regresses; a torn or corrupt slot
 //! is skipped with a logged warning. Both slots absent or empty reads as `None`; no valid slot otherwise is
@@ -118,11 +122,18 @@ enum Slot {
     B,
 }
 
+/// Decodes the payload of a slot written with an older format `version` (`None`: not a value).
+pub type LegacyDecoder<T> = fn(version: u8, payload: &[u8]) -> Option<T>;
+
 /// A value of type `T` persisted in two alternating slots.
 #[derive(Debug)]
 pub struct StateFile<T> {
     base: PathBuf,
     max_payload: usize,
+    /// The format version written (and read as `T`).
+    version: u8,
+    /// Reads slots of versions below `version`.
+    legacy: Option<LegacyDecoder<T>>,
     /// The slot holding the newest good copy, and its sequence.
     newest: Option<(Slot, u64)>,
     _value: PhantomData<fn() -> T>,
@@ -142,6 +153,27 @@ impl<T: Serialize + DeserializeOwned> StateFile<T> {
         let mut file = StateFile {
             base: base.as_ref().to_path_buf(),
             max_payload,
+            version: FORMAT_VERSION,
+            legacy: None,
+            newest: None,
+            _value: PhantomData,
+        };
+        let loaded = file.load()?;
+        Ok((file, loaded))
+    }
+
+    /// Opens a file whose payload type is at format `version` (above 1): slots of that version decode as
+    /// `T`, older ones through `legacy`; writes use `version`.
+    pub fn open_versioned(
+        base: impl AsRef<Path>,
+        version: u8,
+        legacy: LegacyDecoder<T>,
+    ) -> Result<(Self, Option<T>), StateFileError> {
+        let mut file = StateFile {
+            base: base.as_ref().to_path_buf(),
+            max_payload: DEFAULT_MAX_PAYLOAD,
+            version,
+            legacy: Some(legacy),
             newest: None,
             _value: PhantomData,
         };
@@ -179,7 +211,7 @@ impl<T: Serialize + DeserializeOwned> StateFile<T> {
         };
         let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len() + CRC_LEN);
         bytes.extend_from_slice(&MAGIC);
-        bytes.push(FORMAT_VERSION);
+        bytes.push(self.version);
         bytes.extend_from_slice(&seq.to_le_bytes());
         bytes.extend_from_slice(&len.to_le_bytes());
         bytes.extend_from_slice(&payload);
@@ -241,7 +273,7 @@ impl<T: Serialize + DeserializeOwned> StateFile<T> {
         let checked = if bytes.len() as u64 > limit {
             Err(SlotProblem::TooLong { limit })
         } else {
-            decode_slot(&bytes, self.max_payload)
+            decode_slot_versioned(&bytes, self.max_payload, self.version, self.legacy)
         };
         if let Err(problem) = &checked {
             ::log::warn!(
@@ -281,10 +313,21 @@ fn problem<T>(slot: &SlotRead<T>) -> Option<SlotProblem> {
     }
 }
 
-/// Checks one slot's bytes and decodes its payload.
+/// Checks one slot's bytes and decodes its payload (format version 1).
+#[cfg(test)]
 fn decode_slot<T: DeserializeOwned>(
     bytes: &[u8],
     max_payload: usize,
+) -> Result<(u64, T), SlotProblem> {
+    decode_slot_versioned(bytes, max_payload, FORMAT_VERSION, None)
+}
+
+/// Checks one slot's bytes and decodes its payload: as `T` at `version`, through `legacy` below it.
+fn decode_slot_versioned<T: DeserializeOwned>(
+    bytes: &[u8],
+    max_payload: usize,
+    version: u8,
+    legacy: Option<LegacyDecoder<T>>,
 ) -> Result<(u64, T), SlotProblem> {
     let too_short = SlotProblem::TooShort { len: bytes.len() };
     let (header, rest) = bytes
@@ -295,8 +338,10 @@ fn decode_slot<T: DeserializeOwned>(
     if magic != MAGIC {
         return Err(SlotProblem::BadMagic { found: magic });
     }
-    if header[4] != FORMAT_VERSION {
-        return Err(SlotProblem::UnsupportedVersion { found: header[4] });
+    let found = header[4];
+    let old = legacy.filter(|_| (1..version).contains(&found));
+    if found != version && old.is_none() {
+        return Err(SlotProblem::UnsupportedVersion { found });
     }
     let seq = u64::from_le_bytes(header_field(header, 5));
     let declared = u32::from_le_bytes(header_field(header, 13));
@@ -313,8 +358,11 @@ fn decode_slot<T: DeserializeOwned>(
         return Err(SlotProblem::ChecksumMismatch { stored, computed });
     }
     let payload = rest.get(..len).ok_or(SlotProblem::Undecodable)?;
-    let value = postcard::from_bytes(payload).map_err(|_| SlotProblem::Undecodable)?;
-    Ok((seq, value))
+    let value = match old {
+        Some(decode) => decode(found, payload),
+        None => postcard::from_bytes(payload).ok(),
+    };
+    Ok((seq, value.ok_or(SlotProblem::Undecodable)?))
 }
 
 /// `N` bytes of the header at `at`; every call site's `at + N` is within HEADER_LEN.

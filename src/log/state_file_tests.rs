@@ -159,3 +159,45 @@ fn unknown_format_version_is_a_bad_slot() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Grown {
+    epoch: u32,
+    offsets: Vec<(String, i64)>,
+    added: Option<u16>,
+}
+
+fn from_v1(version: u8, payload: &[u8]) -> Option<Grown> {
+    (version == 1).then_some(())?;
+    let old: Checkpoint = postcard::from_bytes(payload).ok()?;
+    Some(Grown {
+        epoch: old.epoch,
+        offsets: old.offsets,
+        added: None,
+    })
+}
+
+#[test]
+fn a_grown_payload_reads_slots_of_the_older_version_and_writes_its_own() {
+    let dir = temp_dir("grown");
+    let base = dir.join("state");
+    let (mut f, _) = StateFile::<Checkpoint>::open(&base).unwrap();
+    f.write(&value(1)).unwrap();
+    let (mut g, loaded) = StateFile::<Grown>::open_versioned(&base, 2, from_v1).unwrap();
+    let v = loaded.expect("the version 1 slot is read");
+    assert_eq!((v.epoch, v.added), (1, None));
+    let grown = Grown {
+        added: Some(7),
+        ..v
+    };
+    assert_eq!(g.write(&grown).unwrap(), 2, "the sequence carries on");
+    assert_eq!(std::fs::read(dir.join("state.b")).unwrap()[4], 2);
+    let (_, again) = StateFile::<Grown>::open_versioned(&base, 2, from_v1).unwrap();
+    assert_eq!(again, Some(grown));
+    // A reader of version 1 only does not mistake the newer slot for its own type.
+    assert_eq!(
+        StateFile::<Checkpoint>::open(&base).unwrap().1,
+        Some(value(1))
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

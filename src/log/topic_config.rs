@@ -361,13 +361,39 @@ pub fn config_def(key: &str) -> Option<&'static ConfigDef> {
     TOPIC_CONFIGS.iter().find(|d| d.name == key)
 }
 
-/// A topic's configuration: broker defaults plus the keys set on the topic.
+/// The ring shape a topic's partitions were reserved with. It is fixed at creation and persisted with the
+/// topic, so a later change of the broker's defaults applies to new topics only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RingShape {
+    pub segment_bytes: u32,
+    pub ring_segments: u32,
+    pub index_interval_bytes: u32,
+}
+
+impl RingShape {
+    pub fn of(v: &TopicValues) -> Self {
+        RingShape {
+            segment_bytes: v.segment_bytes,
+            ring_segments: v.ring_segments,
+            index_interval_bytes: v.index_interval_bytes,
+        }
+    }
+    fn apply(self, v: &mut TopicValues) {
+        v.segment_bytes = self.segment_bytes;
+        v.ring_segments = self.ring_segments;
+        v.index_interval_bytes = self.index_interval_bytes;
+    }
+}
+
+/// A topic's configuration: broker defaults plus the keys set on the topic (and, once created, its ring shape).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicConfig {
     defaults: BrokerDefaults,
     values: TopicValues,
     /// Keys set on the topic, with the value as given (trimmed).
     set_keys: BTreeMap<&'static str, String>,
+    /// The shape the topic's rings have on disk; wins over the broker's defaults.
+    shape: Option<RingShape>,
 }
 
 impl TopicConfig {
@@ -376,7 +402,50 @@ impl TopicConfig {
             defaults: defaults.clone(),
             values: defaults.values.clone(),
             set_keys: BTreeMap::new(),
+            shape: None,
         }
+    }
+
+    /// Rebuilds a created topic: the broker's defaults, then its ring `shape` (which wins over them: the
+    /// rings on disk have it), then its overrides. A `max.message.bytes` default that does not fit the
+    /// shape's segments is lowered to fit; a value set on the topic is checked as usual.
+    pub fn restore(
+        defaults: &BrokerDefaults,
+        overrides: &[(String, String)],
+        shape: RingShape,
+    ) -> Result<Self, TopicConfigError> {
+        let mut t = Self::from_broker(defaults);
+        shape.apply(&mut t.values);
+        let fits = i64::from(shape.segment_bytes) - SEGMENT_HEADROOM_BYTES;
+        if i64::from(t.values.max_message_bytes) > fits {
+            t.values.max_message_bytes = to_u32(fits.max(0));
+        }
+        t.shape = Some(shape);
+        t.set_all(overrides)?;
+        Ok(t)
+    }
+
+    /// The same topic with `overrides` replacing its own settings (AlterConfigs): its ring shape stays.
+    pub fn with_new_overrides(
+        &self,
+        overrides: &[(String, String)],
+    ) -> Result<Self, TopicConfigError> {
+        match self.shape {
+            Some(shape) => Self::restore(&self.defaults, overrides, shape),
+            None => Self::with_overrides(&self.defaults, overrides),
+        }
+    }
+
+    /// Fixes the ring shape at the current values (at creation, before the rings are reserved).
+    pub fn pin_shape(&mut self) -> RingShape {
+        let shape = RingShape::of(&self.values);
+        self.shape = Some(shape);
+        shape
+    }
+
+    /// The ring shape of the current values.
+    pub fn shape(&self) -> RingShape {
+        RingShape::of(&self.values)
     }
 
     /// Rebuilds a topic from persisted [`TopicConfig::overrides`].
@@ -427,7 +496,11 @@ impl TopicConfig {
         TOPIC_CONFIGS
             .iter()
             .map(|d| {
-                let source = if self.set_keys.contains_key(d.name) {
+                let value = (d.get)(&self.values);
+                let default = d.default_value(&self.defaults);
+                // A value the topic did not set that differs from the broker's default was fixed when the
+                // topic's rings were reserved: it is the topic's own.
+                let source = if self.set_keys.contains_key(d.name) || value != default {
                     ConfigSource::TopicConfig
                 } else if d
                     .broker_key
@@ -439,8 +512,8 @@ impl TopicConfig {
                 };
                 ConfigEntryView {
                     name: d.name,
-                    value: (d.get)(&self.values),
-                    default: d.default_value(&self.defaults),
+                    value,
+                    default,
                     source,
                     read_only: d.read_only,
                     sensitive: d.sensitive,

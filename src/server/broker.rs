@@ -1,12 +1,17 @@
 //! The broker's state: topics, their configs and their partition owners.
 //!
 //! Topics and their configs are persisted in `<log.dirs>/pipit-meta.a/.b`
-//! (a two-copy [`StateFile`]), written before a change is acknowledged.
+//! (a two-copy [`StateFile`], format version 2: each topic with the ring
+//! shape it was created with; version 1, without shapes, still loads and
+//! takes each shape from the files on disk), written before a change is
+//! acknowledged and before it is visible in memory.
 //! Each partition has one owner task ([`super::partition_task`]) reached
 //! through a bounded channel; this struct only holds handles, so handlers
-//! never touch a partition's files themselves. Admin changes take the topics
-//! lock briefly; the data path takes a read lock to find a handle, then
-//! talks to the owner.
+//! never touch a partition's files themselves. A partition that cannot be
+//! opened at start is [`PartitionEntry::Offline`]: the broker starts anyway
+//! and serves every other partition. Admin changes (`broker_admin.rs`) run
+//! one at a time and take the topics lock briefly; the data path takes a read
+//! lock to find a handle, then talks to the owner.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,10 +23,13 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{BrokerConfig, Listener};
 use super::partition_task::{self, PartitionHandle};
-use crate::log::partition::{Partition, ring_config};
+use crate::log::file_backend::FileBackend;
+use crate::log::partition::Partition;
 use crate::log::producer_ids::ProducerIds;
 use crate::log::state_file::StateFile;
-use crate::log::topic_config::{BrokerDefaults, TopicConfig, TopicConfigError, TopicValues};
+use crate::log::topic_config::{
+    BrokerDefaults, RingShape, TopicConfig, TopicConfigError, TopicValues,
+};
 use crate::protocol::error::ErrorCode;
 
 /// A refused admin operation: the Kafka code and a message for the client.
@@ -53,6 +61,9 @@ pub struct TopicMeta {
     pub id: [u8; 16],
     pub partitions: u32,
     pub overrides: Vec<(String, String)>,
+    /// The ring shape fixed at creation; `None` only for a topic loaded from
+    /// format version 1 (its shape is then read from its files).
+    pub shape: Option<RingShape>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -60,22 +71,90 @@ struct MetaFile {
     topics: Vec<TopicMeta>,
 }
 
+/// `pipit-meta`'s format version: 2 added [`TopicMeta::shape`].
+const META_VERSION: u8 = 2;
+
+/// A topic as format version 1 stored it.
+#[derive(Deserialize)]
+struct TopicMetaV1 {
+    name: String,
+    id: [u8; 16],
+    partitions: u32,
+    overrides: Vec<(String, String)>,
+}
+
+fn meta_from_v1(version: u8, payload: &[u8]) -> Option<MetaFile> {
+    if version != 1 {
+        return None;
+    }
+    // Version 1's MetaFile was one field, the topics, which postcard stores as the bare sequence.
+    let old: Vec<TopicMetaV1> = postcard::from_bytes(payload).ok()?;
+    let topics = old
+        .into_iter()
+        .map(|t| TopicMeta {
+            name: t.name,
+            id: t.id,
+            partitions: t.partitions,
+            overrides: t.overrides,
+            shape: None,
+        })
+        .collect();
+    Some(MetaFile { topics })
+}
+
+/// A partition as the broker holds it.
+#[derive(Clone)]
+pub enum PartitionEntry {
+    /// Served by its owner task.
+    Online(PartitionHandle),
+    /// Its directory could not be opened at start (logged once then). Nothing
+    /// touches its files; produce, fetch and list-offsets on it get
+    /// KAFKA_STORAGE_ERROR. A restart after a repair tries it again.
+    Offline(Arc<Offline>),
+}
+
+/// Why a partition is offline.
+#[derive(Debug)]
+pub struct Offline {
+    pub dir: PathBuf,
+    pub reason: String,
+}
+
 /// A live topic.
 pub struct Topic {
     pub name: String,
     pub id: [u8; 16],
     pub config: Mutex<TopicConfig>,
-    pub partitions: RwLock<Vec<PartitionHandle>>,
+    pub partitions: RwLock<Vec<PartitionEntry>>,
 }
 
 impl Topic {
-    /// A clone of partition `p`'s handle, if it exists.
-    pub fn partition(&self, p: i32) -> Option<PartitionHandle> {
-        let parts = self.partitions.read().ok()?;
-        usize::try_from(p).ok().and_then(|i| parts.get(i).cloned())
+    /// A clone of partition `p`'s handle: UNKNOWN_TOPIC_OR_PARTITION if the
+    /// topic has no such partition, KAFKA_STORAGE_ERROR if it is offline.
+    pub fn partition(&self, p: i32) -> Result<PartitionHandle, ErrorCode> {
+        let parts = self
+            .partitions
+            .read()
+            .map_err(|_| ErrorCode::UnknownServerError)?;
+        match usize::try_from(p).ok().and_then(|i| parts.get(i)) {
+            Some(PartitionEntry::Online(h)) => Ok(h.clone()),
+            Some(PartitionEntry::Offline(_)) => Err(ErrorCode::KafkaStorageError),
+            None => Err(ErrorCode::UnknownTopicOrPartition),
+        }
     }
     pub fn partition_count(&self) -> usize {
         self.partitions.read().map(|p| p.len()).unwrap_or(0)
+    }
+    /// The handles of the online partitions.
+    fn online(&self) -> Vec<PartitionHandle> {
+        let parts = self.partitions.read().unwrap_or_else(|e| e.into_inner());
+        parts
+            .iter()
+            .filter_map(|e| match e {
+                PartitionEntry::Online(h) => Some(h.clone()),
+                PartitionEntry::Offline(_) => None,
+            })
+            .collect()
     }
     fn meta(&self) -> TopicMeta {
         TopicMeta {
@@ -87,6 +166,7 @@ impl Topic {
                 .lock()
                 .map(|c| c.overrides())
                 .unwrap_or_default(),
+            shape: self.config.lock().ok().map(|c| c.shape()),
         }
     }
 }
@@ -106,6 +186,55 @@ pub struct Broker {
     shutting_down: AtomicBool,
     /// Idempotent producer ids handed out, and their epochs.
     producer_ids: Mutex<ProducerIds>,
+    /// Serializes topic admin changes (see `broker_admin.rs`).
+    admin: Mutex<()>,
+    ring_bytes_cap: RingBytesCap,
+}
+
+/// The node-wide cap on reserved ring bytes (`log.ring.bytes.max`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RingBytesCap {
+    /// 0: no cap.
+    pub bytes: u64,
+    /// Where the value comes from, for messages.
+    pub how: String,
+}
+
+/// Share of the log dir's filesystem that rings may reserve when
+/// `log.ring.bytes.max` is not set, in percent.
+pub const DEFAULT_RING_SHARE_PERCENT: u64 = 90;
+
+impl RingBytesCap {
+    /// The cap `config` sets, or [`DEFAULT_RING_SHARE_PERCENT`] of the total
+    /// size of the filesystem holding the log dir, measured now.
+    pub fn of(config: &BrokerConfig) -> Result<Self, String> {
+        if config.explicit_keys.contains("log.ring.bytes.max") {
+            let bytes = config.log_ring_bytes_max;
+            let how = if bytes == 0 {
+                "no cap: set to 0"
+            } else {
+                "set"
+            };
+            return Ok(RingBytesCap {
+                bytes,
+                how: how.into(),
+            });
+        }
+        let dir = &config.log_dir;
+        let total = crate::log::file_backend::filesystem_bytes(dir).map_err(|e| {
+            format!(
+                "log.dirs {}: cannot measure its filesystem: {e}",
+                dir.display()
+            )
+        })?;
+        Ok(RingBytesCap {
+            bytes: total / 100 * DEFAULT_RING_SHARE_PERCENT,
+            how: format!(
+                "not set: {DEFAULT_RING_SHARE_PERCENT}% of the {total}-byte filesystem holding {}",
+                dir.display()
+            ),
+        })
+    }
 }
 
 /// Kafka's legal topic names: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
@@ -138,12 +267,24 @@ impl Broker {
     pub fn open(config: BrokerConfig, advertised: Listener) -> Result<Arc<Broker>, String> {
         let dir = config.log_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|e| format!("log.dirs {}: {e}", dir.display()))?;
-        let (meta, saved) = StateFile::<MetaFile>::open(dir.join("pipit-meta"))
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let (meta, saved) = StateFile::<MetaFile>::open_versioned(
+            dir.join("pipit-meta"),
+            META_VERSION,
+            meta_from_v1,
+        )
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
         let defaults = config.topic_defaults();
         let producer_ids =
             ProducerIds::open(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let ring_bytes_cap = RingBytesCap::of(&config)?;
+        log::info!(
+            "log.ring.bytes.max: rings may reserve {} bytes in all ({})",
+            ring_bytes_cap.bytes,
+            ring_bytes_cap.how
+        );
         let broker = Arc::new(Broker {
+            admin: Mutex::new(()),
+            ring_bytes_cap,
             cluster_id: format!("pipit-{}", config.broker_id),
             advertised,
             defaults,
@@ -154,15 +295,36 @@ impl Broker {
             producer_ids: Mutex::new(producer_ids),
             config,
         });
+        let mut shapes_found = false;
         for t in saved.unwrap_or_default().topics {
-            let cfg = TopicConfig::with_overrides(&broker.defaults, &t.overrides)
+            let shape = match t.shape {
+                Some(shape) => shape,
+                None => {
+                    shapes_found = true;
+                    broker.shape_on_disk(&t)?
+                }
+            };
+            let cfg = TopicConfig::restore(&broker.defaults, &t.overrides, shape)
                 .map_err(|e| format!("topic {}: stored config: {e}", t.name))?;
             let mut handles = Vec::new();
             for p in 0..t.partitions {
                 let pdir = broker.partition_dir(&t.name, p);
                 let limits = broker.config.producer_limits;
-                let (part, report) = Partition::open_with_limits(&pdir, cfg.values(), limits)
-                    .map_err(|e| format!("{}: {e}", pdir.display()))?;
+                let (part, report) = match Partition::open_with_limits(&pdir, cfg.values(), limits)
+                {
+                    Ok(opened) => opened,
+                    Err(e) => {
+                        let reason = e.to_string();
+                        log::error!(
+                            "{}: partition {}-{p} is offline (KAFKA_STORAGE_ERROR to clients; the others are served): {reason}",
+                            pdir.display(),
+                            t.name
+                        );
+                        let dir = pdir;
+                        handles.push(PartitionEntry::Offline(Arc::new(Offline { dir, reason })));
+                        continue;
+                    }
+                };
                 if let Some(id) = part.max_producer_id() {
                     // Never hand out an id the logs already hold.
                     broker
@@ -180,7 +342,8 @@ impl Broker {
                         report.batches_scanned
                     );
                 }
-                handles.push(broker.spawn_partition(part, cfg.values(), &t.name, p));
+                let h = broker.spawn_partition(part, cfg.values(), &t.name, p);
+                handles.push(PartitionEntry::Online(h));
             }
             let topic = Arc::new(Topic {
                 name: t.name.clone(),
@@ -190,12 +353,45 @@ impl Broker {
             });
             broker.write_topics().insert(t.name, topic);
         }
+        if shapes_found {
+            // Pin the shapes read from disk, so later default changes leave these topics alone.
+            broker.persist_change(None, None).map_err(|e| e.message)?;
+        }
         Ok(broker)
     }
 
     /// The idempotent producer ids (see `log/producer_ids.rs`).
     pub fn producer_ids(&self) -> std::sync::MutexGuard<'_, ProducerIds> {
         self.producer_ids.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The ring shape of a topic stored without one (format version 1): its
+    /// config as today (defaults and overrides), corrected by what its first
+    /// partition's files say (slot count, segment size, index size).
+    fn shape_on_disk(&self, t: &TopicMeta) -> Result<RingShape, String> {
+        let cfg = TopicConfig::with_overrides(&self.defaults, &t.overrides)
+            .map_err(|e| format!("topic {}: stored config: {e}", t.name))?;
+        let mut shape = cfg.shape();
+        let dir = self.partition_dir(&t.name, 0);
+        if let Some(found) = FileBackend::probe_shape(&dir) {
+            let segment_bytes = u32::try_from(found.segment_bytes).unwrap_or(shape.segment_bytes);
+            let index_interval_bytes = found
+                .index_interval(segment_bytes, shape.index_interval_bytes)
+                .unwrap_or(shape.index_interval_bytes);
+            let on_disk = RingShape {
+                segment_bytes,
+                ring_segments: u32::from(found.slots),
+                index_interval_bytes,
+            };
+            if on_disk != shape {
+                log::warn!(
+                    "topic {}: its files have {on_disk:?}, the current defaults {shape:?}: keeping the files' shape",
+                    t.name
+                );
+            }
+            shape = on_disk;
+        }
+        Ok(shape)
     }
 
     /// Starts partition `p`'s owner task.
@@ -245,288 +441,19 @@ impl Broker {
             .unwrap_or_default()
     }
 
-    fn persist(&self, topics: &BTreeMap<String, Arc<Topic>>) -> Result<(), AdminError> {
-        let file = MetaFile {
-            topics: topics.values().map(|t| t.meta()).collect(),
-        };
-        let mut meta = self.meta.lock().unwrap_or_else(|e| e.into_inner());
-        meta.write(&file).map(|_| ()).map_err(|e| {
-            AdminError::new(
-                ErrorCode::KafkaStorageError,
-                format!("writing topic metadata: {e}"),
-            )
-        })
-    }
-
-    fn persist_all(&self) -> Result<(), AdminError> {
-        let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
-        self.persist(&topics)
-    }
-
-    /// Bytes all rings on this node reserve.
-    pub fn reserved_ring_bytes(&self) -> u64 {
-        self.topics()
-            .iter()
-            .map(|t| {
-                let per = t
-                    .config
-                    .lock()
-                    .map(|c| ring_config(c.values()).reserved_bytes())
-                    .unwrap_or(0);
-                per * t.partition_count() as u64
-            })
-            .sum()
-    }
-
-    fn check_cap(&self, extra: u64) -> Result<(), AdminError> {
-        let cap = self.config.log_ring_bytes_max;
-        let used = self.reserved_ring_bytes();
-        if cap > 0 && used + extra > cap {
-            return Err(AdminError::new(
-                ErrorCode::PolicyViolation,
-                format!(
-                    "log.ring.bytes.max is {cap} bytes: {used} are reserved and this needs {extra} more"
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Creates a topic: validates name, counts and configs, checks the
-    /// node-wide ring cap, reserves every partition's ring, then persists.
-    pub fn create_topic(
-        self: &Arc<Self>,
-        name: &str,
-        partitions: i32,
-        replication_factor: i16,
-        configs: &[(String, String)],
-        validate_only: bool,
-    ) -> Result<Arc<Topic>, AdminError> {
-        validate_topic_name(name)?;
-        let partitions = if partitions == -1 {
-            self.config.num_partitions as i32
-        } else {
-            partitions
-        };
-        if !(1..=10_000).contains(&partitions) {
-            return Err(AdminError::new(
-                ErrorCode::InvalidPartitions,
-                format!("partitions must be between 1 and 10000, got {partitions}"),
-            ));
-        }
-        let rf = if replication_factor == -1 {
-            self.config.default_replication_factor as i16
-        } else {
-            replication_factor
-        };
-        if rf != 1 {
-            return Err(AdminError::new(
-                ErrorCode::InvalidReplicationFactor,
-                format!("replication factor {rf} is larger than the 1 available broker"),
-            ));
-        }
-        let cfg = TopicConfig::with_overrides(&self.defaults, configs)?;
-        let mut topics = self.write_topics();
-        if topics.contains_key(name) {
-            return Err(AdminError::new(
-                ErrorCode::TopicAlreadyExists,
-                format!("topic '{name}' already exists"),
-            ));
-        }
-        let per = ring_config(cfg.values()).reserved_bytes();
-        drop(topics);
-        self.check_cap(per * partitions as u64)?;
-        if validate_only {
-            return Err(AdminError::new(ErrorCode::None, ""));
-        }
-        let mut handles = Vec::new();
-        for p in 0..partitions as u32 {
-            let dir = self.partition_dir(name, p);
-            // A directory not in the metadata is left over from a create or
-            // delete cut short by a crash: it holds nothing anyone acked.
-            let _ = std::fs::remove_dir_all(&dir);
-            let limits = self.config.producer_limits;
-            let part = Partition::create_with_limits(&dir, cfg.values(), limits).map_err(|e| {
-                for q in 0..=p {
-                    let _ = std::fs::remove_dir_all(self.partition_dir(name, q));
-                }
-                AdminError::new(ErrorCode::KafkaStorageError, e.to_string())
-            })?;
-            handles.push(self.spawn_partition(part, cfg.values(), name, p));
-        }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let topic = Arc::new(Topic {
-            name: name.to_string(),
-            id: new_topic_id(name, now),
-            config: Mutex::new(cfg),
-            partitions: RwLock::new(handles),
-        });
-        topics = self.write_topics();
-        topics.insert(name.to_string(), topic.clone());
-        self.persist(&topics)?;
-        log::info!("created topic {name} with {partitions} partition(s)");
-        Ok(topic)
-    }
-
-    /// The topic if it exists, else creates it with broker defaults when
-    /// `auto.create.topics.enable` allows it.
-    pub fn get_or_auto_create(
-        self: &Arc<Self>,
-        name: &str,
-        allow: bool,
-    ) -> Result<Arc<Topic>, AdminError> {
-        if let Some(t) = self.topic(name) {
-            return Ok(t);
-        }
-        if !(allow && self.config.auto_create_topics_enable) {
-            return Err(AdminError::new(
-                ErrorCode::UnknownTopicOrPartition,
-                format!("unknown topic '{name}'"),
-            ));
-        }
-        match self.create_topic(name, -1, -1, &[], false) {
-            Err(e) if e.code == ErrorCode::TopicAlreadyExists => self.topic(name).ok_or(e),
-            other => other,
-        }
-    }
-
-    /// Deletes a topic: stops its partition owners, removes its directories.
-    pub async fn delete_topic(&self, name: &str) -> Result<(), AdminError> {
-        let topic = {
-            let mut topics = self.write_topics();
-            let t = topics.remove(name).ok_or_else(|| {
-                AdminError::new(
-                    ErrorCode::UnknownTopicOrPartition,
-                    format!("unknown topic '{name}'"),
-                )
-            })?;
-            self.persist(&topics)?;
-            t
-        };
-        let handles: Vec<PartitionHandle> = topic
-            .partitions
-            .read()
-            .map(|p| p.clone())
-            .unwrap_or_default();
-        for (p, h) in handles.iter().enumerate() {
-            h.close().await;
-            let dir = self.partition_dir(name, p as u32);
-            let _ = super::rt::io(move || std::fs::remove_dir_all(dir)).await;
-        }
-        log::info!("deleted topic {name}");
-        Ok(())
-    }
-
-    /// Grows a topic to `total` partitions.
-    pub fn create_partitions(
-        self: &Arc<Self>,
-        name: &str,
-        total: i32,
-        validate_only: bool,
-    ) -> Result<(), AdminError> {
-        let topic = self.topic(name).ok_or_else(|| {
-            AdminError::new(
-                ErrorCode::UnknownTopicOrPartition,
-                format!("unknown topic '{name}'"),
-            )
-        })?;
-        let have = topic.partition_count() as i32;
-        if total <= have || total > 10_000 {
-            return Err(AdminError::new(
-                ErrorCode::InvalidPartitions,
-                format!(
-                    "topic '{name}' has {have} partitions; the new count must be larger (and at most 10000), got {total}"
-                ),
-            ));
-        }
-        let values = topic
-            .config
-            .lock()
-            .map(|c| c.values().clone())
-            .map_err(|_| AdminError::new(ErrorCode::UnknownServerError, "config lock"))?;
-        self.check_cap(ring_config(&values).reserved_bytes() * (total - have) as u64)?;
-        if validate_only {
-            return Ok(());
-        }
-        for p in have as u32..total as u32 {
-            let dir = self.partition_dir(name, p);
-            // A directory not in the metadata is left over from a create or
-            // delete cut short by a crash: it holds nothing anyone acked.
-            let _ = std::fs::remove_dir_all(&dir);
-            let part = Partition::create_with_limits(&dir, &values, self.config.producer_limits)
-                .map_err(|e| AdminError::new(ErrorCode::KafkaStorageError, e.to_string()))?;
-            let h = self.spawn_partition(part, &values, name, p);
-            if let Ok(mut parts) = topic.partitions.write() {
-                parts.push(h);
-            }
-        }
-        self.persist_all()?;
-        log::info!("topic {name} now has {total} partitions");
-        Ok(())
-    }
-
-    /// Applies config changes to a topic (`apply` edits a copy; nothing
-    /// changes unless it succeeds). Ring shape keys cannot change on a topic
-    /// whose rings are already reserved.
-    pub fn alter_topic_config(
-        &self,
-        name: &str,
-        validate_only: bool,
-        apply: impl FnOnce(&mut TopicConfig) -> Result<(), AdminError>,
-    ) -> Result<(), AdminError> {
-        let topic = self.topic(name).ok_or_else(|| {
-            AdminError::new(
-                ErrorCode::UnknownTopicOrPartition,
-                format!("unknown topic '{name}'"),
-            )
-        })?;
-        let mut cfg = topic
-            .config
-            .lock()
-            .map_err(|_| AdminError::new(ErrorCode::UnknownServerError, "config lock"))?;
-        let mut next = cfg.clone();
-        apply(&mut next)?;
-        let (a, b) = (cfg.values(), next.values());
-        if a.segment_bytes != b.segment_bytes
-            || a.ring_segments != b.ring_segments
-            || a.index_interval_bytes != b.index_interval_bytes
-        {
-            return Err(AdminError::new(
-                ErrorCode::InvalidConfig,
-                "segment.bytes, ring.segments and index.interval.bytes are fixed when a topic's rings are reserved; create a new topic to change them",
-            ));
-        }
-        if validate_only {
-            return Ok(());
-        }
-        let values = next.values().clone();
-        *cfg = next;
-        drop(cfg);
-        self.persist_all()?;
-        // Durability, flush.*, retention.ms and ring.full.policy apply to the
-        // running partitions at once, not at the next restart.
-        let handles: Vec<PartitionHandle> = topic
-            .partitions
-            .read()
-            .map(|p| p.clone())
-            .unwrap_or_default();
-        for h in handles {
-            h.reconfigure(&values);
-        }
-        Ok(())
-    }
-
     /// Closes every partition (sync + checkpoint); used at shutdown.
     pub async fn close_all(&self) {
         for t in self.topics() {
-            let handles: Vec<PartitionHandle> =
-                t.partitions.read().map(|p| p.clone()).unwrap_or_default();
-            for h in handles {
+            for h in t.online() {
                 h.close().await;
             }
         }
     }
 }
+
+#[path = "broker_admin.rs"]
+mod admin;
+
+#[cfg(test)]
+#[path = "broker_tests.rs"]
+mod tests;

@@ -52,7 +52,8 @@ pub struct BrokerConfig {
     pub auto_create_topics_enable: bool,
     pub log_segment_bytes: u32,
     pub log_ring_segments: u32,
-    /// Node-wide cap on reserved ring bytes; 0 = no cap besides free disk.
+    /// Node-wide cap on reserved ring bytes; 0 = no cap besides free disk. When not set (not in
+    /// `explicit_keys`) the broker caps at 90% of the log dir's filesystem (`broker::RingBytesCap`).
     pub log_ring_bytes_max: u64,
     /// `None`: keep until the ring overwrites (Kafka's -1).
     pub log_retention_ms: Option<u64>,
@@ -174,6 +175,13 @@ pub enum WarningKind {
     UnknownKey,
     /// `log.dirs` listed more than one directory; only the first is used.
     ExtraLogDirs { ignored: Vec<String> },
+    /// Not set, and Kafka's default would not fit: derived from another key instead.
+    DerivedDefault {
+        value: i64,
+        kafka_default: i64,
+        from_key: &'static str,
+        from_value: i64,
+    },
 }
 
 impl fmt::Display for ConfigWarning {
@@ -183,6 +191,16 @@ impl fmt::Display for ConfigWarning {
             WarningKind::UnknownKey => write!(
                 f,
                 "{}: unknown key (not a Kafka broker key pipit knows, nor a pipit key)",
+                self.key
+            ),
+            WarningKind::DerivedDefault {
+                value,
+                kafka_default,
+                from_key,
+                from_value,
+            } => write!(
+                f,
+                "{}: not set; using {value} ({from_key}={from_value} minus {SEGMENT_HEADROOM_BYTES} bytes of segment headroom) instead of Kafka's default {kafka_default}, so a maximal batch fits a segment",
                 self.key
             ),
             WarningKind::ExtraLogDirs { ignored } => {
@@ -323,6 +341,22 @@ impl BrokerConfig {
             }
         }
         let max = i64::from(cfg.log_segment_bytes) - SEGMENT_HEADROOM_BYTES;
+        if i64::from(cfg.message_max_bytes) > max
+            && !cfg.explicit_keys.contains("message.max.bytes")
+        {
+            // Kafka's default does not fit this slot: derive it from the slot (log.segment.bytes'
+            // range keeps `max` within message.max.bytes' own range).
+            warnings.push(ConfigWarning {
+                key: "message.max.bytes".into(),
+                kind: WarningKind::DerivedDefault {
+                    value: max,
+                    kafka_default: i64::from(cfg.message_max_bytes),
+                    from_key: "log.segment.bytes",
+                    from_value: i64::from(cfg.log_segment_bytes),
+                },
+            });
+            cfg.message_max_bytes = u32::try_from(max).unwrap_or(cfg.message_max_bytes);
+        }
         if i64::from(cfg.message_max_bytes) > max {
             let other_value = i64::from(cfg.log_segment_bytes);
             let allowed = Allowed::AtMost {

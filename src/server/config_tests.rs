@@ -232,8 +232,33 @@ fn bad_values_name_the_key_the_value_and_what_is_allowed() {
 }
 
 #[test]
-fn message_max_bytes_must_fit_a_segment_and_the_error_names_both_keys() {
-    let err = parse("log.segment.bytes=65536").unwrap_err();
+fn an_unset_message_max_bytes_is_derived_from_a_segment_too_small_for_kafkas_default() {
+    let (c, warnings) = parse("log.segment.bytes=1048576").expect("starts");
+    let derived = 1_048_576 - SEGMENT_HEADROOM_BYTES;
+    assert_eq!(i64::from(c.message_max_bytes), derived);
+    assert_eq!(
+        i64::from(c.topic_defaults().values.max_message_bytes),
+        derived
+    );
+    assert!(!c.explicit_keys.contains("message.max.bytes"));
+    let said: Vec<String> = warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    for part in [
+        "message.max.bytes",
+        "1044480",
+        "log.segment.bytes=1048576",
+        "1048588",
+    ] {
+        assert!(said[0].contains(part), "{part} in {}", said[0]);
+    }
+    // A segment that holds Kafka's default keeps it, without a word.
+    let (c, warnings) = parse("log.segment.bytes=2097152").unwrap();
+    assert_eq!((c.message_max_bytes, warnings.len()), (1_048_588, 0));
+}
+
+#[test]
+fn an_explicit_message_max_bytes_that_cannot_fit_is_refused_naming_both_keys() {
+    let err = parse("log.segment.bytes=65536\nmessage.max.bytes=1048588").unwrap_err();
     let allowed = Allowed::AtMost {
         max: 65536 - SEGMENT_HEADROOM_BYTES,
         other_key: "log.segment.bytes",
@@ -247,7 +272,10 @@ fn message_max_bytes_must_fit_a_segment_and_the_error_names_both_keys() {
             allowed
         }
     );
-    assert!(err.to_string().contains("log.segment.bytes"));
+    assert_eq!(
+        err.to_string(),
+        "invalid value '1048588' for message.max.bytes: must be at most 61440 (log.segment.bytes=65536 minus 4096 bytes of segment headroom)"
+    );
     assert!(parse("log.segment.bytes=65536\nmessage.max.bytes=61440").is_ok());
 }
 

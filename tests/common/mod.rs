@@ -13,6 +13,7 @@
 pub mod bench;
 pub mod clients;
 pub mod json;
+pub mod requests;
 pub mod wire;
 
 use std::fs;
@@ -104,6 +105,13 @@ impl Broker {
         };
         broker.spawn();
         broker
+    }
+
+    /// Sets (or replaces) an `--override key=value` for the next [`Broker::restart`],
+    /// as an operator editing server.properties between runs would.
+    pub fn set_override(&mut self, key: &str, value: &str) {
+        self.overrides.retain(|(k, _)| k != key);
+        self.overrides.push((key.to_string(), value.to_string()));
     }
 
     /// `127.0.0.1:<port>` of the current run.

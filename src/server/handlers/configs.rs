@@ -195,7 +195,7 @@ fn alter_resource(
     match resource_type {
         RESOURCE_TOPIC => b.alter_topic_config(name, validate_only, |cfg| {
             let overrides = build(cfg)?;
-            *cfg = TopicConfig::with_overrides(b.defaults(), &overrides)?;
+            *cfg = cfg.with_new_overrides(&overrides)?;
             Ok(())
         }),
         RESOURCE_BROKER => Err(AdminError::new(

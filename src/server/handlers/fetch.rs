@@ -64,7 +64,7 @@ async fn read_all(
             let mut p = empty_partition(w.partition, ErrorCode::None);
             if let Some(h) = broker
                 .topic(&w.topic)
-                .and_then(|t| t.partition(w.partition))
+                .and_then(|t| t.partition(w.partition).ok())
             {
                 p.high_watermark = h.high_watermark();
                 p.last_stable_offset = h.high_watermark();
@@ -78,13 +78,15 @@ async fn read_all(
         }
         let handle = broker
             .topic(&w.topic)
-            .and_then(|t| t.partition(w.partition));
+            .map_or(Err(ErrorCode::UnknownTopicOrPartition), |t| {
+                t.partition(w.partition)
+            });
         let data = match handle {
-            None => {
+            Err(code) => {
                 any_error = true;
-                empty_partition(w.partition, ErrorCode::UnknownTopicOrPartition)
+                empty_partition(w.partition, code)
             }
-            Some(h) => {
+            Ok(h) => {
                 // KIP-74: the first partition gets at least one whole batch
                 // (a read returns one even when it is larger than the limit).
                 let room = max_total.saturating_sub(total as u32);

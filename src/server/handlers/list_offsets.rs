@@ -120,10 +120,12 @@ pub async fn handle(b: &Arc<Broker>, v: i16, r: ListOffsetsRequest) -> ListOffse
         for p in &t.partitions {
             let handle = topic
                 .as_ref()
-                .and_then(|topic| topic.partition(p.partition_index));
+                .map_or(Err(ErrorCode::UnknownTopicOrPartition), |topic| {
+                    topic.partition(p.partition_index)
+                });
             let outcome = match handle {
-                Some(h) => lookup(&h, p.timestamp).await,
-                None => Err(ErrorCode::UnknownTopicOrPartition),
+                Ok(h) => lookup(&h, p.timestamp).await,
+                Err(code) => Err(code),
             };
             let res =
                 ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);

@@ -190,7 +190,11 @@ pub async fn handle(
         let mut parts = Vec::new();
         for pd in topic.partition_data {
             let index = pd.index;
-            let handle = t.as_ref().and_then(|t| t.partition(index));
+            let handle = t
+                .as_ref()
+                .map_or(Err(ErrorCode::UnknownTopicOrPartition), |t| {
+                    t.partition(index)
+                });
             let (max, min_insync, codec) = t
                 .as_ref()
                 .and_then(|t| {
@@ -209,8 +213,9 @@ pub async fn handle(
                 if !matches!(acks, -1..=1) {
                     return partition_error(index, ErrorCode::InvalidRequiredAcks, None);
                 }
-                let Some(handle) = handle else {
-                    return partition_error(index, ErrorCode::UnknownTopicOrPartition, None);
+                let handle = match handle {
+                    Ok(h) => h,
+                    Err(code) => return partition_error(index, code, None),
                 };
                 let Some(records) = pd.records else {
                     return partition_error(

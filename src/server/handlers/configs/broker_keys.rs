@@ -86,7 +86,7 @@ pub(super) fn broker_entries(c: &BrokerConfig) -> Vec<BrokerEntry> {
             "log.ring.bytes.max",
             some(c.log_ring_bytes_max.to_string()),
             TYPE_LONG,
-            "Cap on ring bytes reserved on this node; 0: free disk only.",
+            "Cap on ring bytes reserved on this node; 0: free disk only; unset: 90% of the log dir's filesystem.",
         ),
         e(
             "log.retention.ms",
