@@ -478,6 +478,15 @@ impl TopicConfig {
             let (name, value) = apply_one(&mut next, key, value)?;
             set_keys.insert(name, value);
         }
+        // A `max.message.bytes` the topic does not set (the broker's) is lowered
+        // to fit a smaller `segment.bytes`, as at the broker level; a value set
+        // on the topic is refused below when it cannot fit.
+        if !set_keys.contains_key("max.message.bytes") {
+            let fits = i64::from(next.segment_bytes) - SEGMENT_HEADROOM_BYTES;
+            if i64::from(next.max_message_bytes) > fits {
+                next.max_message_bytes = to_u32(fits.max(0));
+            }
+        }
         check_message_fits(&next).map_err(|(key, allowed)| {
             let value = next.max_message_bytes.to_string();
             TopicConfigError::InvalidValue {
