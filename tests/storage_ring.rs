@@ -375,3 +375,71 @@ fn reject_new_hands_the_batch_back_and_release_makes_room() {
         Err(AppendError::TooLarge { .. })
     ));
 }
+
+/// A backend that counts syncs (and otherwise is the in-memory one).
+struct CountingSyncs {
+    inner: MemBackend,
+    syncs: usize,
+}
+
+impl Backend for CountingSyncs {
+    type Error = <MemBackend as Backend>::Error;
+    fn read_at(
+        &mut self,
+        f: pipit::storage::FileId,
+        pos: u64,
+        buf: &mut [u8],
+    ) -> Result<(), Self::Error> {
+        self.inner.read_at(f, pos, buf)
+    }
+    fn write_at(
+        &mut self,
+        f: pipit::storage::FileId,
+        pos: u64,
+        data: &[u8],
+    ) -> Result<(), Self::Error> {
+        self.inner.write_at(f, pos, data)
+    }
+    fn sync(&mut self, f: pipit::storage::FileId) -> Result<(), Self::Error> {
+        self.syncs += 1;
+        self.inner.sync(f)
+    }
+    fn capacity(&self, f: pipit::storage::FileId) -> u64 {
+        self.inner.capacity(f)
+    }
+    fn label(&self, slot: u16) -> Option<u64> {
+        self.inner.label(slot)
+    }
+    fn relabel(&mut self, slot: u16, base: Option<u64>) -> Result<(), Self::Error> {
+        self.inner.relabel(slot, base)
+    }
+}
+
+#[test]
+fn refused_appends_under_reject_new_sync_nothing() {
+    let cfg = RingConfig {
+        slots: 2,
+        segment_bytes: 2048,
+        index_interval: 512,
+        policy: FullPolicy::RejectNew,
+    };
+    let backend = CountingSyncs {
+        inner: MemBackend::new(sizes(&cfg)),
+        syncs: 0,
+    };
+    let mut ring = Ring::create(backend, cfg, 0).unwrap();
+    for _ in 0..4 {
+        ring.append(&mut make_batch(900, 1, 0, 1), 0).unwrap();
+    }
+    let mut b = make_batch(900, 1, 0, 1);
+    assert_eq!(ring.append(&mut b, 0), Err(AppendError::RingFull));
+    let before = ring.backend().syncs;
+    for _ in 0..100 {
+        assert_eq!(ring.append(&mut b, 0), Err(AppendError::RingFull));
+    }
+    assert_eq!(
+        ring.backend().syncs,
+        before,
+        "a retrying producer must not turn into a stream of syncs"
+    );
+}

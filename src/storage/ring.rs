@@ -347,18 +347,20 @@ impl<B: Backend> Ring<B> {
     }
 
     /// Leaves the active slot (synced first) for a free or recycled one.
+    /// A refused roll (`RingFull`) touches nothing, syncs included: a
+    /// retrying producer must not become a stream of syncs.
     fn roll(&mut self) -> Result<(), AppendError<B::Error>> {
+        let free = (0..self.cfg.slots).find(|&n| self.slot(n).is_none());
+        let can_recycle = self.cfg.policy == FullPolicy::OverwriteOldest && self.order.len() >= 2;
+        if free.is_none() && !can_recycle {
+            return Err(AppendError::RingFull);
+        }
         if let Some(&active) = self.order.last() {
             self.sync_slot(active).map_err(AppendError::Io)?;
         }
-        let free = (0..self.cfg.slots).find(|&n| self.slot(n).is_none());
-        let slot_no = match (free, self.cfg.policy) {
-            (Some(n), _) => n,
-            (None, FullPolicy::RejectNew) => return Err(AppendError::RingFull),
-            (None, FullPolicy::OverwriteOldest) => {
-                if self.order.len() < 2 {
-                    return Err(AppendError::RingFull);
-                }
+        let slot_no = match free {
+            Some(n) => n,
+            None => {
                 let oldest = self.order.remove(0);
                 if let Some(s) = self.slots.get_mut(oldest as usize) {
                     *s = None;
