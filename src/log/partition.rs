@@ -148,6 +148,7 @@ impl Partition {
             producers: ProducerStates::default(),
         };
         p.write_checkpoint()?;
+        p.log_quarantined();
         // Idempotent producers' windows, from the newest slot's batches.
         let producers = &mut p.producers;
         p.ring
@@ -163,6 +164,7 @@ impl Partition {
                 }
             })
             .map_err(|e| PartitionError::Io(io::Error::other(format!("{e:?}"))))?;
+        p.log_quarantined();
         Ok((p, report))
     }
 
@@ -286,10 +288,9 @@ impl Partition {
                 log_end: self.high_watermark,
             });
         }
-        let Some(span) = self
-            .ring
-            .read_below(offset, max_bytes, self.high_watermark)?
-        else {
+        let span = self.ring.read_below(offset, max_bytes, self.high_watermark);
+        self.log_quarantined();
+        let Some(span) = span? else {
             return Ok(Vec::new());
         };
         let mut buf = vec![0u8; span.len as usize];
@@ -297,6 +298,27 @@ impl Partition {
             .read_span(&span, &mut buf)
             .map_err(ReadError::Io)?;
         Ok(buf)
+    }
+
+    /// Logs each range the ring quarantined (at open or while reading) once.
+    fn log_quarantined(&mut self) {
+        let dir = self.ring.backend().dir().display().to_string();
+        for q in self.ring.take_quarantined() {
+            log::warn!(
+                "{dir}: quarantined offsets {}..{} ({:020}.log bytes {}..{}, slot {}): damaged, never served",
+                q.first_offset,
+                q.next_offset,
+                q.slot_base,
+                q.start,
+                q.end,
+                q.slot
+            );
+        }
+    }
+
+    /// Ranges quarantined since open (for a metric).
+    pub fn quarantined_total(&self) -> u64 {
+        self.ring.quarantined_total()
     }
 
     /// First offset whose batch's max timestamp is ≥ `ts`, if any is committed.

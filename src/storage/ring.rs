@@ -4,7 +4,9 @@
 //! - used slots hold increasing, non-overlapping offset ranges; `order` lists
 //!   them oldest first and the last one is the active slot;
 //! - a slot holds its batches back to back from position 0; `size` is where
-//!   the next batch goes and everything before it is valid or a recorded hole;
+//!   the next batch goes; everything before it is a batch checked since open
+//!   (`Slot::verified`), a recorded hole, or bytes the checkpoint trusted,
+//!   which the read path CRC-checks before serving (see `read`);
 //! - a slot is synced (all three files) before the ring moves to the next one,
 //!   and a recycled slot is relabelled with its new base offset before any new
 //!   byte is written into it, so stale bytes always carry lower offsets;
@@ -16,13 +18,15 @@
 use heapless::Vec as HVec;
 
 use super::backend::{Backend, FileId};
-use super::batch::{self, BatchError, BatchHeader, RecordBatch};
+use super::batch::{BatchError, RecordBatch};
 use super::index::{self, IndexEntry, TimeEntry};
 
 /// Most slots a ring can have (`log.ring.segments` is validated against it).
 pub const MAX_SLOTS: usize = 64;
 /// Quarantined ranges remembered per slot; recovery cuts the slot at a further one.
-pub const MAX_HOLES: usize = 4;
+pub const MAX_HOLES: usize = 8;
+/// Checked byte ranges remembered per slot (see [`Slot::verified_end`]).
+pub const MAX_VERIFIED: usize = 4;
 /// Smallest allowed slot size: a slot must hold at least a batch header.
 pub const MIN_SEGMENT_BYTES: u32 = 1024;
 
@@ -104,7 +108,8 @@ impl RingConfig {
     }
 }
 
-/// A quarantined byte range of a slot: never served.
+/// A quarantined byte range of a slot: never served. `start == end` is a
+/// gap: offsets missing before the batch at `start`, no bytes lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Hole {
     pub start: u32,
@@ -137,6 +142,8 @@ pub(crate) struct Slot {
     pub last_index_pos: u32,
     pub max_ts: i64,
     pub holes: HVec<Hole, MAX_HOLES>,
+    /// Byte ranges whose batches were CRC-checked since open or written.
+    pub verified: HVec<(u32, u32), MAX_VERIFIED>,
 }
 
 impl Slot {
@@ -149,13 +156,105 @@ impl Slot {
             last_index_pos: 0,
             max_ts: i64::MIN,
             holes: HVec::new(),
+            verified: HVec::new(),
         }
     }
-    fn hole_at(&self, pos: u32) -> Option<&Hole> {
+    pub(crate) fn hole_at(&self, pos: u32) -> Option<&Hole> {
         self.holes.iter().find(|h| h.start <= pos && pos < h.end)
     }
-    fn hole_starting_at(&self, pos: u32) -> bool {
+    pub(crate) fn hole_starting_at(&self, pos: u32) -> bool {
         self.holes.iter().any(|h| h.start == pos)
+    }
+    /// A gap (a hole of no bytes: offsets missing before the batch at
+    /// `pos`) for a batch expected at `expected`.
+    pub(crate) fn gap_at(&self, pos: u32, expected: u64) -> Option<&Hole> {
+        self.holes
+            .iter()
+            .find(|h| h.start == pos && h.end == pos && h.first_offset == expected)
+    }
+    /// Quarantines `h`. When the slot already remembers [`MAX_HOLES`], the
+    /// nearest hole grows to cover `h` too (and the bytes between them);
+    /// returns false then.
+    pub(crate) fn add_hole(&mut self, h: Hole) -> bool {
+        if self.holes.push(h).is_ok() {
+            return true;
+        }
+        let nearest = self
+            .holes
+            .iter_mut()
+            .min_by_key(|o| o.start.abs_diff(h.start));
+        if let Some(o) = nearest {
+            *o = Hole {
+                start: o.start.min(h.start),
+                end: o.end.max(h.end),
+                first_offset: o.first_offset.min(h.first_offset),
+                next_offset: o.next_offset.max(h.next_offset),
+            };
+        }
+        false
+    }
+    /// The end of the checked range holding `pos`, if any.
+    pub(crate) fn verified_end(&self, pos: u32) -> Option<u32> {
+        self.verified
+            .iter()
+            .find(|(a, b)| *a <= pos && pos < *b)
+            .map(|(_, b)| *b)
+    }
+    /// Records `start..end` as checked, merging touching ranges. With no room
+    /// left, the smallest range is forgotten (its batches get checked again).
+    pub(crate) fn mark_verified(&mut self, start: u32, end: u32) {
+        if start >= end {
+            return;
+        }
+        let (mut a, mut b) = (start, end);
+        let mut i = 0;
+        while i < self.verified.len() {
+            match self.verified.get(i).copied() {
+                Some((x, y)) if x <= b && a <= y => {
+                    a = a.min(x);
+                    b = b.max(y);
+                    self.verified.swap_remove(i);
+                }
+                _ => i += 1,
+            }
+        }
+        if self.verified.is_full() {
+            let smallest = (0..self.verified.len())
+                .min_by_key(|&k| self.verified.get(k).map(|(x, y)| y - x).unwrap_or(0));
+            if let Some(k) = smallest {
+                self.verified.swap_remove(k);
+            }
+        }
+        let _ = self.verified.push((a, b));
+    }
+}
+
+/// A quarantined range, as reported once to the shell: which slot (number
+/// and base offset), which bytes of its `.log` file and which offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quarantine {
+    pub slot: u16,
+    pub slot_base: u64,
+    pub start: u32,
+    pub end: u32,
+    pub first_offset: u64,
+    pub next_offset: u64,
+}
+
+/// Quarantines not yet taken by the shell ([`Ring::take_quarantined`]).
+pub const MAX_PENDING_QUARANTINES: usize = 16;
+
+/// Quarantines found since open: the ones not yet reported, and a count.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct QuarantineLog {
+    pub pending: HVec<Quarantine, MAX_PENDING_QUARANTINES>,
+    pub total: u64,
+}
+
+impl QuarantineLog {
+    pub fn note(&mut self, q: Quarantine) {
+        self.total += 1;
+        let _ = self.pending.push(q);
     }
 }
 
@@ -219,6 +318,7 @@ pub struct Ring<B: Backend> {
     pub(crate) order: HVec<u16, MAX_SLOTS>,
     pub(crate) next_offset: u64,
     pub(crate) synced_offset: u64,
+    pub(crate) quarantined: QuarantineLog,
 }
 
 impl<B: Backend> Ring<B> {
@@ -265,10 +365,21 @@ impl<B: Backend> Ring<B> {
             .flat_map(|s| s.holes.iter())
     }
 
+    /// Quarantines found since the last call (at open or by reads), each
+    /// reported once; more than [`MAX_PENDING_QUARANTINES`] between two calls
+    /// are only counted in [`Ring::quarantined_total`].
+    pub fn take_quarantined(&mut self) -> HVec<Quarantine, MAX_PENDING_QUARANTINES> {
+        core::mem::take(&mut self.quarantined.pending)
+    }
+    /// Quarantines found since open (the metric).
+    pub fn quarantined_total(&self) -> u64 {
+        self.quarantined.total
+    }
+
     pub(crate) fn slot(&self, n: u16) -> Option<&Slot> {
         self.slots.get(n as usize).and_then(|s| s.as_ref())
     }
-    fn slot_mut(&mut self, n: u16) -> Option<&mut Slot> {
+    pub(crate) fn slot_mut(&mut self, n: u16) -> Option<&mut Slot> {
         self.slots.get_mut(n as usize).and_then(|s| s.as_mut())
     }
 
@@ -328,6 +439,7 @@ impl<B: Backend> Ring<B> {
             .map_err(AppendError::Io)?;
         }
         if let Some(s) = self.slot_mut(slot_no) {
+            s.mark_verified(pos, pos + len as u32);
             s.size = pos + len as u32;
             s.next = next;
             s.max_ts = max_ts;
@@ -443,177 +555,5 @@ impl<B: Backend> Ring<B> {
         }
         let s = self.order.first().and_then(|&n| self.slot(n))?;
         Some((s.base, s.next, s.max_ts))
-    }
-
-    /// Calls `f` with the header of every batch of the newest slot, oldest
-    /// first (idempotent-producer state is rebuilt from them at open).
-    pub fn for_each_header_in_active_slot(
-        &mut self,
-        mut f: impl FnMut(&BatchHeader),
-    ) -> Result<(), ReadError<B::Error>> {
-        let Some(&n) = self.order.last() else {
-            return Ok(());
-        };
-        let Some(s) = self.slot(n).cloned() else {
-            return Ok(());
-        };
-        let mut pos = 0u32;
-        while pos < s.size {
-            if let Some(h) = s.hole_at(pos) {
-                pos = h.end;
-                continue;
-            }
-            let h = self.read_header(n, pos)?;
-            f(&h);
-            pos += h.total_len() as u32;
-        }
-        Ok(())
-    }
-
-    fn read_header(&mut self, slot: u16, pos: u32) -> Result<BatchHeader, ReadError<B::Error>> {
-        let mut head = [0u8; batch::HEADER_LEN];
-        self.backend
-            .read_at(FileId::log(slot), pos as u64, &mut head)
-            .map_err(ReadError::Io)?;
-        // Bytes below `size` were validated when written or recovered.
-        BatchHeader::parse(&head).map_err(|_| ReadError::OffsetOutOfRange {
-            offset: pos as u64,
-            log_start: self.log_start(),
-            log_end: self.next_offset,
-        })
-    }
-
-    /// Whole batches starting with the one that contains `offset`, at most
-    /// `max_bytes` long unless the first batch alone is longer (Kafka returns
-    /// it whole). `Ok(None)` when `offset` is the log end offset.
-    pub fn read(
-        &mut self,
-        offset: u64,
-        max_bytes: u32,
-    ) -> Result<Option<Span>, ReadError<B::Error>> {
-        self.read_below(offset, max_bytes, u64::MAX)
-    }
-
-    /// As [`Ring::read`], serving no batch whose base offset is ≥ `limit`
-    /// (the high watermark: consumers never see what is not committed).
-    pub fn read_below(
-        &mut self,
-        offset: u64,
-        max_bytes: u32,
-        limit: u64,
-    ) -> Result<Option<Span>, ReadError<B::Error>> {
-        let log_start = self.log_start();
-        if offset < log_start || offset > self.next_offset {
-            return Err(ReadError::OffsetOutOfRange {
-                offset,
-                log_start,
-                log_end: self.next_offset,
-            });
-        }
-        for i in 0..self.order.len() {
-            let Some(&n) = self.order.get(i) else { break };
-            let Some(s) = self.slot(n).cloned() else {
-                continue;
-            };
-            if offset >= s.next || s.size == 0 {
-                continue;
-            }
-            let span = self.read_in_slot(n, &s, offset.max(s.base), max_bytes, limit)?;
-            return Ok(Some(span).filter(|sp| sp.first_offset < limit));
-        }
-        Ok(None)
-    }
-
-    fn read_in_slot(
-        &mut self,
-        n: u16,
-        s: &Slot,
-        offset: u64,
-        max_bytes: u32,
-        limit: u64,
-    ) -> Result<Span, ReadError<B::Error>> {
-        let rel = (offset - s.base) as u32;
-        let mut pos = index::floor_entry(&mut self.backend, n, s.entries, rel)
-            .map_err(ReadError::Io)?
-            .map(|e| e.pos)
-            .unwrap_or(0);
-        // Find the batch containing `offset` (or the first after a gap/hole).
-        let (start, first) = loop {
-            if let Some(h) = s.hole_at(pos) {
-                pos = h.end;
-                continue;
-            }
-            if pos >= s.size {
-                return Err(ReadError::OffsetOutOfRange {
-                    offset,
-                    log_start: self.log_start(),
-                    log_end: self.next_offset,
-                });
-            }
-            let h = self.read_header(n, pos)?;
-            if h.last_offset() as u64 >= offset {
-                break (pos, h);
-            }
-            pos += h.total_len() as u32;
-        };
-        let mut end = start + first.total_len() as u32;
-        let mut next_offset = first.last_offset() as u64 + 1;
-        while end < s.size && !s.hole_starting_at(end) {
-            let h = self.read_header(n, end)?;
-            let len = h.total_len() as u32;
-            if (end - start).saturating_add(len) > max_bytes || h.base_offset as u64 >= limit {
-                break;
-            }
-            end += len;
-            next_offset = h.last_offset() as u64 + 1;
-        }
-        Ok(Span {
-            slot: n,
-            position: start,
-            len: end - start,
-            first_offset: first.base_offset as u64,
-            next_offset,
-        })
-    }
-
-    /// Copies a span's bytes into `buf` (which must be `span.len` long).
-    pub fn read_span(&mut self, span: &Span, buf: &mut [u8]) -> Result<(), B::Error> {
-        self.backend
-            .read_at(FileId::log(span.slot), span.position as u64, buf)
-    }
-
-    /// Base offset of the first batch whose max timestamp is ≥ `ts`
-    /// (ListOffsets by time), or `None` if no batch reaches `ts`.
-    pub fn offset_for_time(&mut self, ts: i64) -> Result<Option<u64>, B::Error> {
-        for i in 0..self.order.len() {
-            let Some(&n) = self.order.get(i) else { break };
-            let Some(s) = self.slot(n).cloned() else {
-                continue;
-            };
-            if s.max_ts < ts || s.size == 0 {
-                continue;
-            }
-            let mut pos = match index::last_time_entry_below(&mut self.backend, n, s.entries, ts)? {
-                Some(k) => index::read_entry(&mut self.backend, n, k)?.pos,
-                None => 0,
-            };
-            while pos < s.size {
-                if let Some(h) = s.hole_at(pos) {
-                    pos = h.end;
-                    continue;
-                }
-                let mut head = [0u8; batch::HEADER_LEN];
-                self.backend
-                    .read_at(FileId::log(n), pos as u64, &mut head)?;
-                let Ok(h) = BatchHeader::parse(&head) else {
-                    break;
-                };
-                if h.max_timestamp >= ts {
-                    return Ok(Some(h.base_offset as u64));
-                }
-                pos += h.total_len() as u32;
-            }
-        }
-        Ok(None)
     }
 }
