@@ -71,6 +71,8 @@ enum Op {
     Read { pick: u64, max: u32 },
     Time { ts: i64 },
     Release,
+    Protect { pick: u64 },
+    Unprotect,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -79,6 +81,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (any::<u64>(), 1u32..6000).prop_map(|(pick, max)| Op::Read { pick, max }),
         1 => (0i64..1100).prop_map(|ts| Op::Time { ts }),
         1 => Just(Op::Release),
+        1 => any::<u64>().prop_map(|pick| Op::Protect { pick }),
+        1 => Just(Op::Unprotect),
     ]
 }
 
@@ -139,8 +143,21 @@ proptest! {
                     prop_assert_eq!(ring.offset_for_time(ts).unwrap(), want);
                 }
                 Op::Release => {
+                    let before = ring.log_start();
                     let _ = ring.release_oldest().unwrap();
+                    if let Some(mark) = ring.protected() {
+                        let after = ring.log_start();
+                        let freed_protected = model
+                            .iter()
+                            .any(|s| s.base >= before && s.base < after && s.last >= mark);
+                        prop_assert!(!freed_protected, "released offsets at or above the mark {}", mark);
+                    }
                 }
+                Op::Protect { pick } => {
+                    let start = ring.log_start();
+                    ring.set_protected(start + pick % (ring.next_offset() - start + 1));
+                }
+                Op::Unprotect => ring.clear_protected(),
             }
             // The model keeps what the ring still holds.
             let start = ring.log_start();
@@ -442,4 +459,26 @@ fn refused_appends_under_reject_new_sync_nothing() {
         before,
         "a retrying producer must not turn into a stream of syncs"
     );
+}
+
+#[test]
+fn a_protected_mark_keeps_a_reject_new_ring_full_until_it_moves() {
+    let cfg = RingConfig {
+        slots: 2,
+        segment_bytes: 2048,
+        index_interval: 512,
+        policy: FullPolicy::RejectNew,
+    };
+    let mut ring = Ring::create(MemBackend::new(sizes(&cfg)), cfg, 0).unwrap();
+    for _ in 0..4 {
+        ring.append(&mut make_batch(900, 1, 0, 1), 0).unwrap();
+    }
+    // Slot 0 holds offsets 0 and 1; a group has consumed only offset 0.
+    ring.set_protected(1);
+    assert_eq!(ring.release_oldest().unwrap(), None);
+    let mut b = make_batch(900, 1, 0, 1);
+    assert_eq!(ring.append(&mut b, 0), Err(AppendError::RingFull));
+    ring.set_protected(2);
+    assert_eq!(ring.release_oldest().unwrap(), Some(2));
+    assert_eq!(ring.append(&mut b, 0).unwrap().base_offset, 4);
 }

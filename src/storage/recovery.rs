@@ -150,6 +150,7 @@ impl<B: Backend> Ring<B> {
             next_offset,
             synced_offset: 0,
             quarantined,
+            protected: u64::MAX,
         };
         // What recovery accepted (and any rebuilt index) is made durable now,
         // so it is the base every later ack builds on.

@@ -319,6 +319,8 @@ pub struct Ring<B: Backend> {
     pub(crate) next_offset: u64,
     pub(crate) synced_offset: u64,
     pub(crate) quarantined: QuarantineLog,
+    /// Offsets ≥ this are protected from release (`u64::MAX`: none).
+    pub(crate) protected: u64,
 }
 
 impl<B: Backend> Ring<B> {
@@ -534,10 +536,37 @@ impl<B: Backend> Ring<B> {
         Ok(cp)
     }
 
+    /// Protects every offset ≥ `offset` (a group's or a replica's
+    /// low-water mark) from [`Ring::release_oldest`]: a slot holding any of
+    /// them is not freed, so under `reject_new` the ring stays full
+    /// (`RingFull`) until the mark moves. `overwrite_oldest` still recycles:
+    /// that policy never blocks producers. Kept in memory only (the shell
+    /// sets it again after a restart).
+    pub fn set_protected(&mut self, offset: u64) {
+        self.protected = offset;
+    }
+    /// Removes the protection of [`Ring::set_protected`].
+    pub fn clear_protected(&mut self) {
+        self.protected = u64::MAX;
+    }
+    /// The protected low-water mark, if one is set.
+    pub fn protected(&self) -> Option<u64> {
+        Some(self.protected).filter(|&p| p != u64::MAX)
+    }
+
     /// Frees the oldest slot (retention, DeleteRecords, a protected group's
-    /// progress). Never frees the active slot. Returns the new log start.
+    /// progress). Never frees the active slot, nor a slot holding offsets at
+    /// or above the protected mark. Returns the new log start.
     pub fn release_oldest(&mut self) -> Result<Option<u64>, B::Error> {
         if self.order.len() < 2 {
+            return Ok(None);
+        }
+        let oldest_next = self
+            .order
+            .first()
+            .and_then(|&n| self.slot(n))
+            .map(|s| s.next);
+        if oldest_next.is_some_and(|next| next > self.protected) {
             return Ok(None);
         }
         let oldest = self.order.remove(0);
