@@ -2,7 +2,9 @@
 
 use pipit::storage::batch::{RecordBatch, build_test_batch};
 use pipit::storage::sim::{CrashBackend, CrashModel, MemBackend, Rng, Sizes};
-use pipit::storage::{AppendError, Backend, Checkpoint, FullPolicy, ReadError, Ring, RingConfig};
+use pipit::storage::{
+    AppendError, Backend, Checkpoint, FullPolicy, ReadError, ReplicaError, Ring, RingConfig,
+};
 use proptest::prelude::*;
 
 fn sizes(cfg: &RingConfig) -> Sizes {
@@ -67,11 +69,28 @@ fn read_all<B: Backend>(ring: &mut Ring<B>, from: u64, max_bytes: u32) -> Vec<St
 
 #[derive(Debug, Clone)]
 enum Op {
-    Append { body: usize, count: i32, ts: i64 },
-    Read { pick: u64, max: u32 },
-    Time { ts: i64 },
+    Append {
+        body: usize,
+        count: i32,
+        ts: i64,
+    },
+    Read {
+        pick: u64,
+        max: u32,
+    },
+    Time {
+        ts: i64,
+    },
     Release,
-    Protect { pick: u64 },
+    Protect {
+        pick: u64,
+    },
+    Replica {
+        body: usize,
+        count: i32,
+        ts: i64,
+        skew: i8,
+    },
     Unprotect,
 }
 
@@ -83,6 +102,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Release),
         1 => any::<u64>().prop_map(|pick| Op::Protect { pick }),
         1 => Just(Op::Unprotect),
+        2 => (0usize..1500, 1i32..20, 0i64..1000, prop_oneof![3 => Just(0i8), 1 => any::<i8>()])
+            .prop_map(|(body, count, ts, skew)| Op::Replica { body, count, ts, skew }),
     ]
 }
 
@@ -158,6 +179,29 @@ proptest! {
                     ring.set_protected(start + pick % (ring.next_offset() - start + 1));
                 }
                 Op::Unprotect => ring.clear_protected(),
+                Op::Replica { body, count, ts, skew } => {
+                    // A batch as the leader stored it: its offset and epoch.
+                    let mut b = make_batch(body, count, ts, i as u8);
+                    let want = ring.next_offset() as i64 + skew as i64;
+                    b[..8].copy_from_slice(&want.to_be_bytes());
+                    b[12..16].copy_from_slice(&7i32.to_be_bytes());
+                    let sent = b.clone();
+                    match ring.append_replica(&mut b) {
+                        Ok(a) => {
+                            prop_assert_eq!(skew, 0);
+                            prop_assert_eq!(a.base_offset as i64, want);
+                            prop_assert_eq!(&b, &sent, "a replica's bytes are stored as sent");
+                            model.push(Stored { base: a.base_offset, last: a.last_offset, max_ts: ts, bytes: b });
+                        }
+                        Err(ReplicaError::UnexpectedOffset { expected, got }) => {
+                            prop_assert!(skew != 0);
+                            prop_assert_eq!((expected, got), (ring.next_offset(), want));
+                        }
+                        Err(ReplicaError::Append(AppendError::TooLarge { .. })) => prop_assert!(b.len() > seg as usize),
+                        Err(ReplicaError::Append(AppendError::RingFull)) => prop_assert!(reject),
+                        Err(e) => prop_assert!(false, "replica append failed: {:?}", e),
+                    }
+                }
             }
             // The model keeps what the ring still holds.
             let start = ring.log_start();
@@ -202,7 +246,14 @@ fn crash_run(seed: u64, model_kind: CrashModel) {
                     let count = 1 + rng.below(8) as i32;
                     let ts = rng.below(10_000) as i64;
                     let mut b = make_batch(body, count, ts, (seed as u8) ^ (i as u8) ^ round);
-                    let a = ring.append(&mut b, round as i32).unwrap();
+                    let a = if rng.below(3) == 0 {
+                        // A follower's append of the leader's batch.
+                        b[..8].copy_from_slice(&(ring.next_offset() as i64).to_be_bytes());
+                        b[12..16].copy_from_slice(&(round as i32 + 10).to_be_bytes());
+                        ring.append_replica(&mut b).unwrap()
+                    } else {
+                        ring.append(&mut b, round as i32).unwrap()
+                    };
                     history.retain(|s| s.base < a.base_offset);
                     ever.push((a.base_offset, b.clone()));
                     history.push(Stored {
@@ -264,7 +315,9 @@ fn crash_run(seed: u64, model_kind: CrashModel) {
                 s.base
             );
         }
-        // The model now is what the ring holds.
+        // The model now is what the ring holds, and what it accepted (a
+        // re-stamped stale batch included) is what later rounds may serve.
+        ever.extend(served.iter().map(|s| (s.base, s.bytes.clone())));
         history = served;
         checkpoint = ring.checkpoint().unwrap();
     }

@@ -34,5 +34,6 @@ pub use backend::{Backend, FileId, FileKind};
 pub use batch::{BatchError, BatchHeader, RecordBatch};
 pub use recovery::{OpenError, RecoveryReport};
 pub use ring::{
-    AppendError, Appended, Checkpoint, FullPolicy, Quarantine, ReadError, Ring, RingConfig, Span,
+    AppendError, Appended, Checkpoint, FullPolicy, Quarantine, ReadError, ReplicaError, Ring,
+    RingConfig, Span,
 };

@@ -285,6 +285,17 @@ pub enum AppendError<E> {
     Io(E),
 }
 
+/// Why a follower's append was refused. The batch was not written.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReplicaError<E> {
+    Append(AppendError<E>),
+    /// The batch's base offset is not the next expected offset.
+    UnexpectedOffset {
+        expected: u64,
+        got: i64,
+    },
+}
+
 /// Why a read was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ReadError<E> {
@@ -392,6 +403,31 @@ impl<B: Backend> Ring<B> {
         batch: &mut [u8],
         leader_epoch: i32,
     ) -> Result<Appended, AppendError<B::Error>> {
+        self.write_batch(batch, Some(leader_epoch))
+    }
+
+    /// A follower's append: the batch keeps the leader's base offset and
+    /// partitionLeaderEpoch, and is refused unless its base offset is the
+    /// next expected offset ([`Ring::next_offset`]). Allocation-free.
+    /// The bytes are stored as given (nothing is stamped).
+    pub fn append_replica(&mut self, batch: &mut [u8]) -> Result<Appended, ReplicaError<B::Error>> {
+        let view = RecordBatch::new_checked(&*batch)
+            .map_err(|e| ReplicaError::Append(AppendError::Invalid(e)))?;
+        let got = view.header().base_offset;
+        if u64::try_from(got).ok() != Some(self.next_offset) {
+            return Err(ReplicaError::UnexpectedOffset {
+                expected: self.next_offset,
+                got,
+            });
+        }
+        self.write_batch(batch, None).map_err(ReplicaError::Append)
+    }
+
+    fn write_batch(
+        &mut self,
+        batch: &mut [u8],
+        leader_epoch: Option<i32>,
+    ) -> Result<Appended, AppendError<B::Error>> {
         let mut view = RecordBatch::new_checked(&mut *batch).map_err(AppendError::Invalid)?;
         let len = view.total_len();
         if len > self.cfg.segment_bytes as usize {
@@ -419,7 +455,9 @@ impl<B: Backend> Ring<B> {
         }
         let slot_no = *self.order.last().ok_or(AppendError::RingFull)?;
         view.set_base_offset(base as i64);
-        view.set_partition_leader_epoch(leader_epoch);
+        if let Some(epoch) = leader_epoch {
+            view.set_partition_leader_epoch(epoch);
+        }
         let interval = self.cfg.index_interval;
         let s = self.slot(slot_no).ok_or(AppendError::RingFull)?.clone();
         let pos = s.size;
