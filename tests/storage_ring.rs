@@ -3,7 +3,8 @@
 use pipit::storage::batch::{RecordBatch, build_test_batch};
 use pipit::storage::sim::{CrashBackend, CrashModel, MemBackend, Rng, Sizes};
 use pipit::storage::{
-    AppendError, Backend, Checkpoint, FullPolicy, ReadError, ReplicaError, Ring, RingConfig,
+    AppendError, Backend, Checkpoint, FullPolicy, ReadError, ReadLimit, ReplicaError, Ring,
+    RingConfig,
 };
 use proptest::prelude::*;
 
@@ -85,6 +86,11 @@ enum Op {
     Protect {
         pick: u64,
     },
+    ReadCommitted {
+        pick: u64,
+        hw_pick: u64,
+        max: u32,
+    },
     Replica {
         body: usize,
         count: i32,
@@ -102,6 +108,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Release),
         1 => any::<u64>().prop_map(|pick| Op::Protect { pick }),
         1 => Just(Op::Unprotect),
+        2 => (any::<u64>(), any::<u64>(), 1u32..6000).prop_map(|(pick, hw_pick, max)| Op::ReadCommitted { pick, hw_pick, max }),
         2 => (0usize..1500, 1i32..20, 0i64..1000, prop_oneof![3 => Just(0i8), 1 => any::<i8>()])
             .prop_map(|(body, count, ts, skew)| Op::Replica { body, count, ts, skew }),
     ]
@@ -179,6 +186,25 @@ proptest! {
                     ring.set_protected(start + pick % (ring.next_offset() - start + 1));
                 }
                 Op::Unprotect => ring.clear_protected(),
+                Op::ReadCommitted { pick, hw_pick, max } => {
+                    // A high watermark at a batch boundary, an offset anywhere.
+                    let start = ring.log_start();
+                    let end = ring.next_offset();
+                    let hw = model.get(hw_pick as usize % (model.len() + 1)).map(|s| s.base).unwrap_or(end);
+                    let off = start + pick % (end - start + 1);
+                    match ring.read_upto(off, max, ReadLimit::HighWatermark(hw)) {
+                        Err(ReadError::OffsetOutOfRange { log_end, .. }) => {
+                            prop_assert!(off > hw);
+                            prop_assert_eq!(log_end, hw);
+                        }
+                        Err(e) => prop_assert!(false, "read failed: {:?}", e),
+                        Ok(None) => prop_assert_eq!(off, hw),
+                        Ok(Some(span)) => {
+                            prop_assert!(off < hw);
+                            prop_assert!(span.next_offset <= hw, "served {:?} past the high watermark {}", span, hw);
+                        }
+                    }
+                }
                 Op::Replica { body, count, ts, skew } => {
                     // A batch as the leader stored it: its offset and epoch.
                     let mut b = make_batch(body, count, ts, i as u8);

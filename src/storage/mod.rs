@@ -32,6 +32,7 @@ pub mod sim;
 
 pub use backend::{Backend, FileId, FileKind};
 pub use batch::{BatchError, BatchHeader, RecordBatch};
+pub use read::ReadLimit;
 pub use recovery::{OpenError, RecoveryReport};
 pub use ring::{
     AppendError, Appended, Checkpoint, FullPolicy, Quarantine, ReadError, ReplicaError, Ring,

@@ -29,6 +29,15 @@ use super::index;
 use super::ring::{Hole, Quarantine, ReadError, Ring, Span};
 use super::scan;
 
+/// Up to where a read may serve (read isolation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadLimit {
+    /// Consumers: only what is committed, below the high watermark.
+    HighWatermark(u64),
+    /// Replicas: everything appended, up to the log end.
+    LogEnd,
+}
+
 /// How thoroughly [`Ring::next_valid`] checks an unchecked batch.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Check {
@@ -184,33 +193,50 @@ impl<B: Backend> Ring<B> {
 
     /// Whole batches starting with the one that contains `offset`, at most
     /// `max_bytes` long unless the first batch alone is longer (Kafka returns
-    /// it whole). `Ok(None)` when `offset` is the log end offset.
+    /// it whole), up to the log end (a replica's read). `Ok(None)` when
+    /// `offset` is the log end offset.
     pub fn read(
         &mut self,
         offset: u64,
         max_bytes: u32,
     ) -> Result<Option<Span>, ReadError<B::Error>> {
-        self.read_below(offset, max_bytes, u64::MAX)
+        self.read_upto(offset, max_bytes, ReadLimit::LogEnd)
     }
 
-    /// As [`Ring::read`], serving no batch whose base offset is ≥ `limit`:
-    /// consumers pass the high watermark (they never see what is not
-    /// committed), replicas the log end. `Ok(None)` when nothing below
-    /// `limit` is left at or after `offset`.
+    /// A consumer's read: as [`Ring::read`] up to the high watermark `hw`.
     pub fn read_below(
         &mut self,
         offset: u64,
         max_bytes: u32,
-        limit: u64,
+        hw: u64,
     ) -> Result<Option<Span>, ReadError<B::Error>> {
+        self.read_upto(offset, max_bytes, ReadLimit::HighWatermark(hw))
+    }
+
+    /// As [`Ring::read`], isolated by `limit`: no batch whose base offset is
+    /// at or above the bound is served (a batch below it is served whole;
+    /// the bound is at a batch boundary when it is a high watermark or the
+    /// log end). An `offset` above the bound is out of range, with the bound
+    /// as the log end; at the bound, `Ok(None)`.
+    pub fn read_upto(
+        &mut self,
+        offset: u64,
+        max_bytes: u32,
+        limit: ReadLimit,
+    ) -> Result<Option<Span>, ReadError<B::Error>> {
+        let bound = match limit {
+            ReadLimit::HighWatermark(hw) => hw.min(self.next_offset),
+            ReadLimit::LogEnd => self.next_offset,
+        };
         let log_start = self.log_start();
-        if offset < log_start || offset > self.next_offset {
+        if offset < log_start || offset > bound {
             return Err(ReadError::OffsetOutOfRange {
                 offset,
                 log_start,
-                log_end: self.next_offset,
+                log_end: bound,
             });
         }
+        let limit = bound;
         for i in 0..self.order.len() {
             let Some(&n) = self.order.get(i) else { break };
             let Some(s) = self.slot(n) else {
