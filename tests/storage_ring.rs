@@ -86,6 +86,9 @@ enum Op {
     Protect {
         pick: u64,
     },
+    Truncate {
+        pick: u64,
+    },
     ReadCommitted {
         pick: u64,
         hw_pick: u64,
@@ -108,6 +111,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Release),
         1 => any::<u64>().prop_map(|pick| Op::Protect { pick }),
         1 => Just(Op::Unprotect),
+        1 => any::<u64>().prop_map(|pick| Op::Truncate { pick }),
         2 => (any::<u64>(), any::<u64>(), 1u32..6000).prop_map(|(pick, hw_pick, max)| Op::ReadCommitted { pick, hw_pick, max }),
         2 => (0usize..1500, 1i32..20, 0i64..1000, prop_oneof![3 => Just(0i8), 1 => any::<i8>()])
             .prop_map(|(body, count, ts, skew)| Op::Replica { body, count, ts, skew }),
@@ -133,9 +137,10 @@ proptest! {
             match op {
                 Op::Append { body, count, ts } => {
                     let mut b = make_batch(body, count, ts, i as u8);
+                    let end = ring.next_offset();
                     match ring.append(&mut b, 3) {
                         Ok(a) => {
-                            prop_assert_eq!(a.base_offset, model.last().map(|s| s.last + 1).unwrap_or(0));
+                            prop_assert_eq!(a.base_offset, model.last().map(|s| s.last + 1).unwrap_or(end));
                             model.push(Stored { base: a.base_offset, last: a.last_offset, max_ts: ts, bytes: b });
                         }
                         Err(AppendError::TooLarge { .. }) => prop_assert!(b.len() > seg as usize),
@@ -186,6 +191,15 @@ proptest! {
                     ring.set_protected(start + pick % (ring.next_offset() - start + 1));
                 }
                 Op::Unprotect => ring.clear_protected(),
+                Op::Truncate { pick } => {
+                    let start = ring.log_start();
+                    let cut = start + pick % (ring.next_offset() - start + 1);
+                    ring.truncate_to(cut).unwrap();
+                    // Every batch reaching the cut goes, whole.
+                    model.retain(|s| s.last < cut);
+                    let end = model.last().map(|s| s.last + 1).unwrap_or(start.min(cut));
+                    prop_assert_eq!(ring.next_offset(), end);
+                }
                 Op::ReadCommitted { pick, hw_pick, max } => {
                     // A high watermark at a batch boundary, an offset anywhere.
                     let start = ring.log_start();

@@ -132,6 +132,26 @@ pub fn floor_index<B: Backend>(
     Ok(Some(lo))
 }
 
+/// How many of the first `count` entries point before byte `pos`
+/// (entries are in position order).
+pub fn entries_before<B: Backend>(
+    b: &mut B,
+    slot: u16,
+    count: u32,
+    pos: u32,
+) -> Result<u32, B::Error> {
+    let (mut lo, mut hi) = (0u32, count); // answer in [lo, hi]
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if read_entry(b, slot, mid)?.pos < pos {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
+}
+
 /// The last of the first `count` time entries whose max timestamp is < `ts`,
 /// as an index into both files; `None` when even entry 0 reaches `ts`.
 pub fn last_time_entry_below<B: Backend>(

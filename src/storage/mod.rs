@@ -29,6 +29,7 @@ pub mod ring;
 pub(crate) mod scan;
 #[cfg(feature = "std")]
 pub mod sim;
+pub mod truncate;
 
 pub use backend::{Backend, FileId, FileKind};
 pub use batch::{BatchError, BatchHeader, RecordBatch};

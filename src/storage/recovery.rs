@@ -32,6 +32,7 @@ use super::ring::{
     Checkpoint, ConfigError, Hole, MAX_SLOTS, Quarantine, QuarantineLog, Ring, RingConfig, Slot,
 };
 use super::scan::{check_batch, find_next_valid, header_at};
+use super::truncate::{free_with_mark, mark_at};
 
 /// What recovery found; the shell logs it and exports it as metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -137,6 +138,24 @@ impl<B: Backend> Ring<B> {
             }
             report.duplicate_labels += 1;
         }
+        finish_truncation(&mut backend, &mut slots, &mut order).map_err(OpenError::Io)?;
+        // Where stale batches may reach above a slot's base: a free slot's
+        // mark at byte 0, a sealed slot's mark.
+        let mut stale_below = [0u64; MAX_SLOTS];
+        for n in 0..cfg.slots {
+            let at = match slots.get(n as usize) {
+                Some(None) => Some(0),
+                Some(Some(s)) if s.sealed => Some(s.size),
+                _ => None,
+            };
+            if let Some(pos) = at
+                && let Some(m) =
+                    mark_at(&mut backend, cfg.segment_bytes, n, pos).map_err(OpenError::Io)?
+                && let Some(t) = stale_below.get_mut(n as usize)
+            {
+                *t = m.stale_below;
+            }
+        }
         let next_offset = order
             .last()
             .and_then(|&n| slots.get(n as usize).and_then(|s| s.as_ref()))
@@ -151,6 +170,7 @@ impl<B: Backend> Ring<B> {
             synced_offset: 0,
             quarantined,
             protected: u64::MAX,
+            stale_below,
         };
         // What recovery accepted (and any rebuilt index) is made durable now,
         // so it is the base every later ack builds on.
@@ -193,6 +213,55 @@ fn start_point<B: Backend>(
         return Ok(None);
     }
     Ok(Some((k, e, t)))
+}
+
+/// Finishes a truncation a crash cut short: a sealed slot (ending at a
+/// truncation mark) must be the newest or be followed by the slot starting
+/// at its cut offset; otherwise the slots after it hold cut batches and are
+/// freed now. A slot sealed at byte 0 holds nothing and is freed too.
+fn finish_truncation<B: Backend>(
+    b: &mut B,
+    slots: &mut HVec<Option<Slot>, MAX_SLOTS>,
+    order: &mut HVec<u16, MAX_SLOTS>,
+) -> Result<(), B::Error> {
+    let info = |slots: &HVec<Option<Slot>, MAX_SLOTS>, n: u16| {
+        slots
+            .get(n as usize)
+            .and_then(|s| s.as_ref())
+            .map(|s| (s.base, s.next, s.size, s.sealed))
+    };
+    let mut i = 0;
+    while i < order.len() {
+        let Some(&n) = order.get(i) else { break };
+        let Some((_, cut, size, sealed)) = info(slots, n) else {
+            i += 1;
+            continue;
+        };
+        let follower_ok = order
+            .get(i + 1)
+            .and_then(|&m| info(slots, m))
+            .is_none_or(|(base, ..)| base == cut);
+        if sealed && (!follower_ok || size == 0) {
+            let first_freed = if size == 0 { i } else { i + 1 };
+            let stale_below = order
+                .iter()
+                .filter_map(|&m| info(slots, m))
+                .map(|(_, next, ..)| next)
+                .max()
+                .unwrap_or(cut);
+            while order.len() > first_freed {
+                let Some(m) = order.pop() else { break };
+                let base = info(slots, m).map(|x| x.0).unwrap_or(cut);
+                free_with_mark(b, m, base, stale_below)?;
+                if let Some(s) = slots.get_mut(m as usize) {
+                    *s = None;
+                }
+            }
+            break;
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 /// What recovering one slot needs to know and where it reports.
@@ -299,6 +368,16 @@ fn recover_slot<B: Backend>(b: &mut B, ctx: &mut Ctx<'_>) -> Result<Slot, B::Err
             accept(b, cfg, slot, &mut s, pos, &h, ctx.report)?;
             pos += h.total_len() as u32;
             continue;
+        }
+        // A truncation mark of this slot's life ends the slot for good,
+        // whatever else is known. (Marks of an earlier life carry lower
+        // offsets; one at byte 0 names the slot's own base.)
+        if let Some(m) = mark_at(b, cfg.segment_bytes, slot, pos)?
+            && (m.offset == expected || (pos > 0 && m.offset > expected))
+        {
+            s.sealed = true;
+            s.next = m.offset;
+            break;
         }
         let upper = ctx.upper(expected);
         // With no more data known to follow, a parseable batch with a lower

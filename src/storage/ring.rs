@@ -144,6 +144,8 @@ pub(crate) struct Slot {
     pub holes: HVec<Hole, MAX_HOLES>,
     /// Byte ranges whose batches were CRC-checked since open or written.
     pub verified: HVec<(u32, u32), MAX_VERIFIED>,
+    /// Ends at a truncation mark: nothing is appended into it again.
+    pub sealed: bool,
 }
 
 impl Slot {
@@ -157,6 +159,7 @@ impl Slot {
             max_ts: i64::MIN,
             holes: HVec::new(),
             verified: HVec::new(),
+            sealed: false,
         }
     }
     pub(crate) fn hole_at(&self, pos: u32) -> Option<&Hole> {
@@ -332,6 +335,9 @@ pub struct Ring<B: Backend> {
     pub(crate) quarantined: QuarantineLog,
     /// Offsets ≥ this are protected from release (`u64::MAX`: none).
     pub(crate) protected: u64,
+    /// Per free slot: its stale batches carry offsets below this (a slot a
+    /// truncation freed); it is sanitized before a lower base uses it.
+    pub(crate) stale_below: [u64; MAX_SLOTS],
 }
 
 impl<B: Backend> Ring<B> {
@@ -444,7 +450,8 @@ impl<B: Backend> Ring<B> {
             .ok_or(AppendError::OffsetOverflow)?;
         let fits = match self.order.last().and_then(|&s| self.slot(s)) {
             Some(s) => {
-                s.size as usize + len <= self.cfg.segment_bytes as usize
+                !s.sealed
+                    && s.size as usize + len <= self.cfg.segment_bytes as usize
                     && next - s.base <= u32::MAX as u64
             }
             None => false,
@@ -465,7 +472,7 @@ impl<B: Backend> Ring<B> {
             .write_at(FileId::log(slot_no), pos as u64, view.as_bytes())
             .map_err(AppendError::Io)?;
         let max_ts = s.max_ts.max(h.max_timestamp);
-        let add_entry = s.entries == 0 || pos - s.last_index_pos >= interval;
+        let add_entry = s.entries == 0 || pos.saturating_sub(s.last_index_pos) >= interval;
         if add_entry {
             let rel = (base - s.base) as u32;
             index::write_entries(
@@ -502,7 +509,10 @@ impl<B: Backend> Ring<B> {
     /// A refused roll (`RingFull`) touches nothing, syncs included: a
     /// retrying producer must not become a stream of syncs.
     fn roll(&mut self) -> Result<(), AppendError<B::Error>> {
-        let free = (0..self.cfg.slots).find(|&n| self.slot(n).is_none());
+        // A clean free slot first; else one a truncation freed (sanitized).
+        let free = (0..self.cfg.slots)
+            .filter(|&n| self.slot(n).is_none())
+            .min_by_key(|&n| self.stale_of(n) > self.next_offset);
         let can_recycle = self.cfg.policy == FullPolicy::OverwriteOldest && self.order.len() >= 2;
         if free.is_none() && !can_recycle {
             return Err(AppendError::RingFull);
@@ -520,6 +530,9 @@ impl<B: Backend> Ring<B> {
                 oldest
             }
         };
+        // Stale batches must carry offsets below the new base.
+        self.make_clean_for(slot_no, self.next_offset)
+            .map_err(AppendError::Io)?;
         self.backend
             .relabel(slot_no, Some(self.next_offset))
             .map_err(AppendError::Io)?;
@@ -608,7 +621,14 @@ impl<B: Backend> Ring<B> {
             return Ok(None);
         }
         let oldest = self.order.remove(0);
-        self.backend.relabel(oldest, None)?;
+        let stale = self.stale_of(oldest);
+        match self.backend.label(oldest) {
+            // Stale cut batches above the log start: known after a restart.
+            Some(label) if stale > self.next_offset => {
+                super::truncate::free_with_mark(&mut self.backend, oldest, label, stale)?
+            }
+            _ => self.backend.relabel(oldest, None)?,
+        }
         if let Some(s) = self.slots.get_mut(oldest as usize) {
             *s = None;
         }
