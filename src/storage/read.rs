@@ -313,6 +313,63 @@ impl<B: Backend> Ring<B> {
             .read_at(FileId::log(span.slot), span.position as u64, buf)
     }
 
+    /// Kafka's OffsetForLeaderEpoch: for `epoch`, the largest epoch ≤ it
+    /// that the log holds and the offset where the next higher epoch starts
+    /// (the log end when `epoch` is the latest). `None` (Kafka's undefined
+    /// epoch and offset) when `epoch` is above every epoch the log holds or
+    /// the log is empty; an epoch below all of them answers itself and the
+    /// first epoch's start. Epochs come from the batches' headers: kept on
+    /// append, read once per slot after open.
+    pub fn end_offset_for_epoch(&mut self, epoch: i32) -> Result<Option<(i32, u64)>, B::Error> {
+        let mut floor: Option<i32> = None;
+        let mut higher: Option<u64> = None;
+        let mut latest: Option<i32> = None;
+        for i in 0..self.order.len() {
+            let Some(&n) = self.order.get(i) else { break };
+            self.learn_epochs(n)?;
+            let Some(list) = self.slot(n).and_then(|s| s.epochs.as_ref()) else {
+                continue;
+            };
+            for &(e, start) in list.iter() {
+                if latest.is_some_and(|l| e <= l) {
+                    continue;
+                }
+                latest = Some(e);
+                if e <= epoch {
+                    floor = Some(e);
+                } else if higher.is_none() {
+                    higher = Some(start);
+                }
+            }
+        }
+        if latest == Some(epoch) {
+            return Ok(Some((epoch, self.next_offset)));
+        }
+        Ok(higher.map(|start| (floor.unwrap_or(epoch), start)))
+    }
+
+    /// Reads slot `n`'s epochs from its batch headers if not known yet.
+    fn learn_epochs(&mut self, n: u16) -> Result<(), B::Error> {
+        let Some(s) = self.slot(n) else {
+            return Ok(());
+        };
+        if s.epochs.is_some() {
+            return Ok(());
+        }
+        let (mut pos, mut expected) = (0, s.base);
+        if let Some(s) = self.slot_mut(n) {
+            s.epochs = Some(HVec::new());
+        }
+        while let Some((p, h)) = self.next_valid(n, pos, expected, Check::Header)? {
+            if let Some(s) = self.slot_mut(n) {
+                s.note_epoch(h.partition_leader_epoch, h.base_offset as u64);
+            }
+            pos = p + h.total_len() as u32;
+            expected = h.last_offset() as u64 + 1;
+        }
+        Ok(())
+    }
+
     /// Base offset of the first batch whose max timestamp is ≥ `ts`
     /// (ListOffsets by time), or `None` if no batch reaches `ts`.
     pub fn offset_for_time(&mut self, ts: i64) -> Result<Option<u64>, B::Error> {

@@ -361,6 +361,9 @@ fn recover_slot<B: Backend>(b: &mut B, ctx: &mut Ctx<'_>) -> Result<Slot, B::Err
         }
     }
     let scanned_from = pos;
+    // Epochs are known when the whole slot is scanned; otherwise they are
+    // read from the headers when first asked for.
+    s.epochs = (pos == 0).then(HVec::new);
     let max_entries = index::max_entries(cfg.segment_bytes, cfg.index_interval) as u32;
     loop {
         let expected = s.next;
@@ -483,6 +486,7 @@ fn accept<B: Backend>(
     report: &mut RecoveryReport,
 ) -> Result<(), B::Error> {
     report.batches_scanned += 1;
+    s.note_epoch(h.partition_leader_epoch, h.base_offset as u64);
     s.max_ts = s.max_ts.max(h.max_timestamp);
     let is_entry_batch = s.entries > 0 && pos == s.last_index_pos;
     if !is_entry_batch && (s.entries == 0 || pos - s.last_index_pos >= cfg.index_interval) {

@@ -25,6 +25,8 @@ use super::index::{self, IndexEntry, TimeEntry};
 pub const MAX_SLOTS: usize = 64;
 /// Quarantined ranges remembered per slot; recovery cuts the slot at a further one.
 pub const MAX_HOLES: usize = 8;
+/// Leader epochs remembered per slot (see [`Ring::end_offset_for_epoch`]).
+pub const MAX_EPOCHS: usize = 8;
 /// Checked byte ranges remembered per slot (see [`Slot::verified_end`]).
 pub const MAX_VERIFIED: usize = 4;
 /// Smallest allowed slot size: a slot must hold at least a batch header.
@@ -146,6 +148,9 @@ pub(crate) struct Slot {
     pub verified: HVec<(u32, u32), MAX_VERIFIED>,
     /// Ends at a truncation mark: nothing is appended into it again.
     pub sealed: bool,
+    /// Leader epochs of its batches: (epoch, first offset), epochs rising;
+    /// `None` until read from the batch headers (after open).
+    pub epochs: Option<HVec<(i32, u64), MAX_EPOCHS>>,
 }
 
 impl Slot {
@@ -160,7 +165,23 @@ impl Slot {
             holes: HVec::new(),
             verified: HVec::new(),
             sealed: false,
+            epochs: Some(HVec::new()),
         }
+    }
+    /// Records that the batch at `offset` has leader epoch `epoch`. Epochs
+    /// only rise; with [`MAX_EPOCHS`] known, the oldest of the slot is
+    /// forgotten.
+    pub(crate) fn note_epoch(&mut self, epoch: i32, offset: u64) {
+        let Some(list) = self.epochs.as_mut() else {
+            return;
+        };
+        if list.last().is_some_and(|&(e, _)| e >= epoch) {
+            return;
+        }
+        if list.is_full() {
+            list.remove(0);
+        }
+        let _ = list.push((epoch, offset));
     }
     pub(crate) fn hole_at(&self, pos: u32) -> Option<&Hole> {
         self.holes.iter().find(|h| h.start <= pos && pos < h.end)
@@ -465,6 +486,7 @@ impl<B: Backend> Ring<B> {
         if let Some(epoch) = leader_epoch {
             view.set_partition_leader_epoch(epoch);
         }
+        let h_epoch = view.header().partition_leader_epoch;
         let interval = self.cfg.index_interval;
         let s = self.slot(slot_no).ok_or(AppendError::RingFull)?.clone();
         let pos = s.size;
@@ -486,6 +508,7 @@ impl<B: Backend> Ring<B> {
             .map_err(AppendError::Io)?;
         }
         if let Some(s) = self.slot_mut(slot_no) {
+            s.note_epoch(h_epoch, base);
             s.mark_verified(pos, pos + len as u32);
             s.size = pos + len as u32;
             s.next = next;

@@ -358,6 +358,9 @@ fn trim(s: &mut Slot, pos: u32, new_end: u64, keep: u32) {
     s.next = new_end;
     s.sealed = true;
     s.entries = keep;
+    if let Some(list) = s.epochs.as_mut() {
+        list.retain(|&(_, start)| start < new_end);
+    }
     s.holes.retain(|h| h.start < pos);
     for h in s.holes.iter_mut() {
         h.end = h.end.min(pos);
