@@ -29,6 +29,7 @@ pub mod ring;
 pub(crate) mod scan;
 #[cfg(feature = "std")]
 pub mod sim;
+pub mod slot;
 pub mod truncate;
 
 pub use backend::{Backend, FileId, FileKind};
