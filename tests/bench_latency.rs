@@ -30,10 +30,13 @@ fn pipit() -> String {
     env!("CARGO_BIN_EXE_pipit").to_string()
 }
 
+/// `max.message.bytes` is given because the baseline build refused a 1 MiB
+/// segment with the default (about 1 MiB) limit.
 fn topics_create(addr: &str, topic: &str, segment_bytes: u64, segments: u32) {
     let t = timed(&format!(
         "{} topics --bootstrap-server {addr} --create --topic {topic} --partitions 1 \
-         --config segment.bytes={segment_bytes} --config ring.segments={segments}",
+         --config segment.bytes={segment_bytes} --config ring.segments={segments} \
+         --config max.message.bytes=1000000",
         pipit()
     ));
     assert!(t.stdout.contains("Created topic"), "{}", t.stdout);

@@ -26,8 +26,9 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/segments")
 }
 
-fn copy_to_temp(name: &str) -> PathBuf {
-    let dst = std::env::temp_dir().join(format!("pipit-fixture-{name}-{}", std::process::id()));
+/// A copy of fixture `name` in a temp dir of its own (`tag` tells tests apart).
+fn copy_to_temp(name: &str, tag: &str) -> PathBuf {
+    let dst = std::env::temp_dir().join(format!("pipit-fixture-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dst);
     std::fs::create_dir_all(&dst).unwrap();
     for e in std::fs::read_dir(fixtures().join(name)).unwrap() {
@@ -68,7 +69,7 @@ fn expected_batch(i: u64) -> Vec<u8> {
 
 #[test]
 fn valid_fixture_opens_with_every_batch_intact() {
-    let dir = copy_to_temp("valid");
+    let dir = copy_to_temp("valid", "valid");
     let backend = FileBackend::open(&dir, &CFG).unwrap();
     let (mut ring, report) = Ring::open(backend, CFG, &Checkpoint::default()).unwrap();
     assert_eq!(report.torn_tails, 0);
@@ -89,7 +90,7 @@ fn valid_fixture_opens_with_every_batch_intact() {
 
 #[test]
 fn corrupt_fixture_quarantines_the_bad_batch_and_cuts_the_torn_tail() {
-    let dir = copy_to_temp("corrupt");
+    let dir = copy_to_temp("corrupt", "corrupt");
     let backend = FileBackend::open(&dir, &CFG).unwrap();
     let (mut ring, report) = Ring::open(backend, CFG, &Checkpoint::default()).unwrap();
     // Batch 11 (offsets 33..36) has a flipped byte; batch 23 (the last) is torn.
@@ -106,6 +107,35 @@ fn corrupt_fixture_quarantines_the_bad_batch_and_cuts_the_torn_tail() {
     // The broker goes on: the next append takes the cut offset.
     let mut b = expected_batch(0);
     assert_eq!(ring.append(&mut b, 0).unwrap().base_offset, 23 * 3);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn corrupt_fixture_under_a_trusting_checkpoint_serves_only_checked_batches() {
+    let dir = copy_to_temp("corrupt", "corrupt-trusted");
+    let backend = FileBackend::open(&dir, &CFG).unwrap();
+    // The checkpoint says everything up to the torn batch was synced, so
+    // recovery re-reads only the newest slot's tail.
+    let cp = Checkpoint {
+        recovery_point: 23 * 3,
+        ..Checkpoint::default()
+    };
+    let (mut ring, report) = Ring::open(backend, CFG, &cp).unwrap();
+    assert!(
+        report.holes.is_empty(),
+        "the flipped byte is in trusted data"
+    );
+    assert_eq!(ring.next_offset(), 23 * 3);
+    let _ = ring.take_quarantined();
+    let got = served(&mut ring);
+    let bases: Vec<u64> = got.iter().map(|(b, _)| b / 3).collect();
+    let want: Vec<u64> = (7..23).filter(|&i| i != 11).collect();
+    assert_eq!(bases, want);
+    let q = ring.take_quarantined();
+    assert_eq!(q.len(), 1, "{q:?}");
+    assert_eq!(q[0].slot_base, 21);
+    assert_eq!((q[0].start, q[0].end), (4 * 561, 5 * 561));
+    assert_eq!((q[0].first_offset, q[0].next_offset), (33, 36));
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -2,7 +2,10 @@
 
 use pipit::storage::batch::{RecordBatch, build_test_batch};
 use pipit::storage::sim::{CrashBackend, CrashModel, MemBackend, Rng, Sizes};
-use pipit::storage::{AppendError, Backend, Checkpoint, FullPolicy, ReadError, Ring, RingConfig};
+use pipit::storage::{
+    AppendError, Backend, Checkpoint, FullPolicy, ReadError, ReadLimit, ReplicaError, Ring,
+    RingConfig,
+};
 use proptest::prelude::*;
 
 fn sizes(cfg: &RingConfig) -> Sizes {
@@ -67,10 +70,37 @@ fn read_all<B: Backend>(ring: &mut Ring<B>, from: u64, max_bytes: u32) -> Vec<St
 
 #[derive(Debug, Clone)]
 enum Op {
-    Append { body: usize, count: i32, ts: i64 },
-    Read { pick: u64, max: u32 },
-    Time { ts: i64 },
+    Append {
+        body: usize,
+        count: i32,
+        ts: i64,
+    },
+    Read {
+        pick: u64,
+        max: u32,
+    },
+    Time {
+        ts: i64,
+    },
     Release,
+    Protect {
+        pick: u64,
+    },
+    Truncate {
+        pick: u64,
+    },
+    ReadCommitted {
+        pick: u64,
+        hw_pick: u64,
+        max: u32,
+    },
+    Replica {
+        body: usize,
+        count: i32,
+        ts: i64,
+        skew: i8,
+    },
+    Unprotect,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -79,6 +109,12 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (any::<u64>(), 1u32..6000).prop_map(|(pick, max)| Op::Read { pick, max }),
         1 => (0i64..1100).prop_map(|ts| Op::Time { ts }),
         1 => Just(Op::Release),
+        1 => any::<u64>().prop_map(|pick| Op::Protect { pick }),
+        1 => Just(Op::Unprotect),
+        1 => any::<u64>().prop_map(|pick| Op::Truncate { pick }),
+        2 => (any::<u64>(), any::<u64>(), 1u32..6000).prop_map(|(pick, hw_pick, max)| Op::ReadCommitted { pick, hw_pick, max }),
+        2 => (0usize..1500, 1i32..20, 0i64..1000, prop_oneof![3 => Just(0i8), 1 => any::<i8>()])
+            .prop_map(|(body, count, ts, skew)| Op::Replica { body, count, ts, skew }),
     ]
 }
 
@@ -101,9 +137,10 @@ proptest! {
             match op {
                 Op::Append { body, count, ts } => {
                     let mut b = make_batch(body, count, ts, i as u8);
+                    let end = ring.next_offset();
                     match ring.append(&mut b, 3) {
                         Ok(a) => {
-                            prop_assert_eq!(a.base_offset, model.last().map(|s| s.last + 1).unwrap_or(0));
+                            prop_assert_eq!(a.base_offset, model.last().map(|s| s.last + 1).unwrap_or(end));
                             model.push(Stored { base: a.base_offset, last: a.last_offset, max_ts: ts, bytes: b });
                         }
                         Err(AppendError::TooLarge { .. }) => prop_assert!(b.len() > seg as usize),
@@ -139,7 +176,71 @@ proptest! {
                     prop_assert_eq!(ring.offset_for_time(ts).unwrap(), want);
                 }
                 Op::Release => {
+                    let before = ring.log_start();
                     let _ = ring.release_oldest().unwrap();
+                    if let Some(mark) = ring.protected() {
+                        let after = ring.log_start();
+                        let freed_protected = model
+                            .iter()
+                            .any(|s| s.base >= before && s.base < after && s.last >= mark);
+                        prop_assert!(!freed_protected, "released offsets at or above the mark {}", mark);
+                    }
+                }
+                Op::Protect { pick } => {
+                    let start = ring.log_start();
+                    ring.set_protected(start + pick % (ring.next_offset() - start + 1));
+                }
+                Op::Unprotect => ring.clear_protected(),
+                Op::Truncate { pick } => {
+                    let start = ring.log_start();
+                    let cut = start + pick % (ring.next_offset() - start + 1);
+                    ring.truncate_to(cut).unwrap();
+                    // Every batch reaching the cut goes, whole.
+                    model.retain(|s| s.last < cut);
+                    let end = model.last().map(|s| s.last + 1).unwrap_or(start.min(cut));
+                    prop_assert_eq!(ring.next_offset(), end);
+                }
+                Op::ReadCommitted { pick, hw_pick, max } => {
+                    // A high watermark at a batch boundary, an offset anywhere.
+                    let start = ring.log_start();
+                    let end = ring.next_offset();
+                    let hw = model.get(hw_pick as usize % (model.len() + 1)).map(|s| s.base).unwrap_or(end);
+                    let off = start + pick % (end - start + 1);
+                    match ring.read_upto(off, max, ReadLimit::HighWatermark(hw)) {
+                        Err(ReadError::OffsetOutOfRange { log_end, .. }) => {
+                            prop_assert!(off > hw);
+                            prop_assert_eq!(log_end, hw);
+                        }
+                        Err(e) => prop_assert!(false, "read failed: {:?}", e),
+                        Ok(None) => prop_assert_eq!(off, hw),
+                        Ok(Some(span)) => {
+                            prop_assert!(off < hw);
+                            prop_assert!(span.next_offset <= hw, "served {:?} past the high watermark {}", span, hw);
+                        }
+                    }
+                }
+                Op::Replica { body, count, ts, skew } => {
+                    // A batch as the leader stored it: its offset and epoch.
+                    let mut b = make_batch(body, count, ts, i as u8);
+                    let want = ring.next_offset() as i64 + skew as i64;
+                    b[..8].copy_from_slice(&want.to_be_bytes());
+                    b[12..16].copy_from_slice(&7i32.to_be_bytes());
+                    let sent = b.clone();
+                    match ring.append_replica(&mut b) {
+                        Ok(a) => {
+                            prop_assert_eq!(skew, 0);
+                            prop_assert_eq!(a.base_offset as i64, want);
+                            prop_assert_eq!(&b, &sent, "a replica's bytes are stored as sent");
+                            model.push(Stored { base: a.base_offset, last: a.last_offset, max_ts: ts, bytes: b });
+                        }
+                        Err(ReplicaError::UnexpectedOffset { expected, got }) => {
+                            prop_assert!(skew != 0);
+                            prop_assert_eq!((expected, got), (ring.next_offset(), want));
+                        }
+                        Err(ReplicaError::Append(AppendError::TooLarge { .. })) => prop_assert!(b.len() > seg as usize),
+                        Err(ReplicaError::Append(AppendError::RingFull)) => prop_assert!(reject),
+                        Err(e) => prop_assert!(false, "replica append failed: {:?}", e),
+                    }
                 }
             }
             // The model keeps what the ring still holds.
@@ -185,7 +286,14 @@ fn crash_run(seed: u64, model_kind: CrashModel) {
                     let count = 1 + rng.below(8) as i32;
                     let ts = rng.below(10_000) as i64;
                     let mut b = make_batch(body, count, ts, (seed as u8) ^ (i as u8) ^ round);
-                    let a = ring.append(&mut b, round as i32).unwrap();
+                    let a = if rng.below(3) == 0 {
+                        // A follower's append of the leader's batch.
+                        b[..8].copy_from_slice(&(ring.next_offset() as i64).to_be_bytes());
+                        b[12..16].copy_from_slice(&(round as i32 + 10).to_be_bytes());
+                        ring.append_replica(&mut b).unwrap()
+                    } else {
+                        ring.append(&mut b, round as i32).unwrap()
+                    };
                     history.retain(|s| s.base < a.base_offset);
                     ever.push((a.base_offset, b.clone()));
                     history.push(Stored {
@@ -247,7 +355,9 @@ fn crash_run(seed: u64, model_kind: CrashModel) {
                 s.base
             );
         }
-        // The model now is what the ring holds.
+        // The model now is what the ring holds, and what it accepted (a
+        // re-stamped stale batch included) is what later rounds may serve.
+        ever.extend(served.iter().map(|s| (s.base, s.bytes.clone())));
         history = served;
         checkpoint = ring.checkpoint().unwrap();
     }
@@ -374,4 +484,94 @@ fn reject_new_hands_the_batch_back_and_release_makes_room() {
         ring.append(&mut big, 0),
         Err(AppendError::TooLarge { .. })
     ));
+}
+
+/// A backend that counts syncs (and otherwise is the in-memory one).
+struct CountingSyncs {
+    inner: MemBackend,
+    syncs: usize,
+}
+
+impl Backend for CountingSyncs {
+    type Error = <MemBackend as Backend>::Error;
+    fn read_at(
+        &mut self,
+        f: pipit::storage::FileId,
+        pos: u64,
+        buf: &mut [u8],
+    ) -> Result<(), Self::Error> {
+        self.inner.read_at(f, pos, buf)
+    }
+    fn write_at(
+        &mut self,
+        f: pipit::storage::FileId,
+        pos: u64,
+        data: &[u8],
+    ) -> Result<(), Self::Error> {
+        self.inner.write_at(f, pos, data)
+    }
+    fn sync(&mut self, f: pipit::storage::FileId) -> Result<(), Self::Error> {
+        self.syncs += 1;
+        self.inner.sync(f)
+    }
+    fn capacity(&self, f: pipit::storage::FileId) -> u64 {
+        self.inner.capacity(f)
+    }
+    fn label(&self, slot: u16) -> Option<u64> {
+        self.inner.label(slot)
+    }
+    fn relabel(&mut self, slot: u16, base: Option<u64>) -> Result<(), Self::Error> {
+        self.inner.relabel(slot, base)
+    }
+}
+
+#[test]
+fn refused_appends_under_reject_new_sync_nothing() {
+    let cfg = RingConfig {
+        slots: 2,
+        segment_bytes: 2048,
+        index_interval: 512,
+        policy: FullPolicy::RejectNew,
+    };
+    let backend = CountingSyncs {
+        inner: MemBackend::new(sizes(&cfg)),
+        syncs: 0,
+    };
+    let mut ring = Ring::create(backend, cfg, 0).unwrap();
+    for _ in 0..4 {
+        ring.append(&mut make_batch(900, 1, 0, 1), 0).unwrap();
+    }
+    let mut b = make_batch(900, 1, 0, 1);
+    assert_eq!(ring.append(&mut b, 0), Err(AppendError::RingFull));
+    let before = ring.backend().syncs;
+    for _ in 0..100 {
+        assert_eq!(ring.append(&mut b, 0), Err(AppendError::RingFull));
+    }
+    assert_eq!(
+        ring.backend().syncs,
+        before,
+        "a retrying producer must not turn into a stream of syncs"
+    );
+}
+
+#[test]
+fn a_protected_mark_keeps_a_reject_new_ring_full_until_it_moves() {
+    let cfg = RingConfig {
+        slots: 2,
+        segment_bytes: 2048,
+        index_interval: 512,
+        policy: FullPolicy::RejectNew,
+    };
+    let mut ring = Ring::create(MemBackend::new(sizes(&cfg)), cfg, 0).unwrap();
+    for _ in 0..4 {
+        ring.append(&mut make_batch(900, 1, 0, 1), 0).unwrap();
+    }
+    // Slot 0 holds offsets 0 and 1; a group has consumed only offset 0.
+    ring.set_protected(1);
+    assert_eq!(ring.release_oldest().unwrap(), None);
+    let mut b = make_batch(900, 1, 0, 1);
+    assert_eq!(ring.append(&mut b, 0), Err(AppendError::RingFull));
+    ring.set_protected(2);
+    assert_eq!(ring.release_oldest().unwrap(), Some(2));
+    assert_eq!(ring.append(&mut b, 0).unwrap().base_offset, 4);
 }

@@ -206,6 +206,7 @@ impl Partition {
         p.producers = producer_snapshot::rebuild(&mut p.ring, dir, saved, limits, wall_ms());
         // Only now: the checkpoint also saves the producer state just rebuilt.
         p.write_checkpoint()?;
+        p.log_quarantined();
         Ok((p, report))
     }
 
@@ -364,7 +365,9 @@ impl Partition {
                 log_end: upto,
             });
         }
-        let Some(span) = self.ring.read_below(offset, max_bytes, upto)? else {
+        let span = self.ring.read_below(offset, max_bytes, upto);
+        self.log_quarantined();
+        let Some(span) = span? else {
             return Ok(Vec::new());
         };
         let mut buf = vec![0u8; span.len as usize];
@@ -372,6 +375,27 @@ impl Partition {
             .read_span(&span, &mut buf)
             .map_err(ReadError::Io)?;
         Ok(buf)
+    }
+
+    /// Logs each range the ring quarantined (at open or while reading) once.
+    fn log_quarantined(&mut self) {
+        let dir = self.ring.backend().dir().display().to_string();
+        for q in self.ring.take_quarantined() {
+            log::warn!(
+                "{dir}: quarantined offsets {}..{} ({:020}.log bytes {}..{}, slot {}): damaged, never served",
+                q.first_offset,
+                q.next_offset,
+                q.slot_base,
+                q.start,
+                q.end,
+                q.slot
+            );
+        }
+    }
+
+    /// Ranges quarantined since open (for a metric).
+    pub fn quarantined_total(&self) -> u64 {
+        self.ring.quarantined_total()
     }
 
     /// First offset below `upto` whose batch's max timestamp is ≥ `ts`.

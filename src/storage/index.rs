@@ -108,14 +108,15 @@ pub fn write_entries<B: Backend>(
     )
 }
 
-/// The last of the first `count` entries whose relative offset is ≤ `rel`
-/// (entry 0 has rel 0, so there is always one when `count > 0`).
-pub fn floor_entry<B: Backend>(
+/// The number of the last of the first `count` entries whose relative
+/// offset is ≤ `rel` (entry 0 has rel 0, so there is always one when
+/// `count > 0`). Entries are hints: callers check the batch it points at.
+pub fn floor_index<B: Backend>(
     b: &mut B,
     slot: u16,
     count: u32,
     rel: u32,
-) -> Result<Option<IndexEntry>, B::Error> {
+) -> Result<Option<u32>, B::Error> {
     if count == 0 {
         return Ok(None);
     }
@@ -128,7 +129,27 @@ pub fn floor_entry<B: Backend>(
             hi = mid;
         }
     }
-    read_entry(b, slot, lo).map(Some)
+    Ok(Some(lo))
+}
+
+/// How many of the first `count` entries point before byte `pos`
+/// (entries are in position order).
+pub fn entries_before<B: Backend>(
+    b: &mut B,
+    slot: u16,
+    count: u32,
+    pos: u32,
+) -> Result<u32, B::Error> {
+    let (mut lo, mut hi) = (0u32, count); // answer in [lo, hi]
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if read_entry(b, slot, mid)?.pos < pos {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
 }
 
 /// The last of the first `count` time entries whose max timestamp is < `ts`,

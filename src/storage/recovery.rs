@@ -1,28 +1,38 @@
 //! Opening a ring after a clean stop or a power cut.
 //!
+//! Opening never fails for damaged data, only for backend I/O errors (and a
+//! configuration the files cannot hold). The checkpoint is a hint.
+//!
 //! For each labelled slot, recovery finds a trusted starting point (the last
-//! index entry below the recovery point whose batch checks out, else the slot
-//! start) and scans forward, accepting a batch only if its length is in
-//! bounds, its CRC-32C is valid and its base offset is exactly the next
-//! expected offset. Stale bytes in a recycled slot carry lower offsets, so
-//! they can never pass.
+//! index entry below the recovery point whose batch checks out, with the
+//! checkpoint's holes of the part before it, each checked to be a real hole;
+//! else the slot start) and scans forward, accepting a batch only if its
+//! length is in bounds, its CRC-32C is valid and its base offset is exactly
+//! the next expected offset. Stale bytes in a recycled slot carry lower
+//! offsets, so they can never pass. The part before the starting point is not
+//! re-read: the read path checks it batch by batch before serving it (see
+//! `read`).
 //!
 //! When a batch fails, recovery looks for a later valid batch of this slot
-//! (at the end the bad batch's length field announces, or at a later index
-//! entry). If one exists, the range between is a hole: quarantined, reported,
-//! never served. If none does, the slot ends there: a torn tail is cut.
-//! Indexes that are behind are rebuilt; entries already right are not
-//! rewritten.
+//! (`scan::find_next_valid`: the bad batch's length field, later index
+//! entries, and a byte scan when data must follow: a later slot exists, or
+//! the checkpoint says offsets up to its recovery point were synced). If one
+//! exists, the range between is a hole: quarantined, reported, never served.
+//! If none does, the slot ends there: a torn tail is cut. Indexes that are
+//! behind are rebuilt; entries already right are not rewritten. Two slots
+//! with the same label keep the one holding more offsets; the other is
+//! treated as free.
 
 use heapless::Vec as HVec;
 
 use super::backend::{Backend, FileId};
 use super::batch::{self, BatchHeader};
 use super::index::{self, IndexEntry, TimeEntry};
-use super::ring::{Checkpoint, ConfigError, Hole, MAX_SLOTS, Ring, RingConfig, Slot};
-
-/// Bytes read at a time while checking a batch's CRC (stack buffer).
-const CRC_CHUNK: usize = 2048;
+use super::ring::{
+    Checkpoint, ConfigError, Hole, MAX_SLOTS, Quarantine, QuarantineLog, Ring, RingConfig, Slot,
+};
+use super::scan::{check_batch, find_next_valid, header_at};
+use super::truncate::{free_with_mark, mark_at};
 
 /// What recovery found; the shell logs it and exports it as metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,16 +47,16 @@ pub struct RecoveryReport {
     pub holes_dropped: u32,
     /// Index entries written because the index was behind.
     pub index_entries_rebuilt: u32,
+    /// Slots ignored because another slot carries the same label.
+    pub duplicate_labels: u32,
+    /// Slots whose checkpointed holes did not match the files (scanned whole).
+    pub checkpoint_mismatches: u32,
 }
 
-/// Why a ring could not be opened.
+/// Why a ring could not be opened: never damaged data.
 #[derive(Debug, PartialEq, Eq)]
 pub enum OpenError<E> {
     Config(ConfigError),
-    /// Two slots carry the same base offset.
-    DuplicateLabel {
-        base: u64,
-    },
     Io(E),
 }
 
@@ -77,34 +87,73 @@ impl<B: Backend> Ring<B> {
             }
         }
         let mut report = RecoveryReport::default();
+        let mut quarantined = QuarantineLog::default();
         let mut slots: HVec<Option<Slot>, MAX_SLOTS> = HVec::new();
         let mut order: HVec<u16, MAX_SLOTS> = HVec::new();
         for n in 0..cfg.slots {
             let slot = match backend.label(n) {
                 Some(base) => {
+                    // The next slot's base: this slot's offsets must reach it.
+                    let next_base = (0..cfg.slots)
+                        .filter_map(|m| backend.label(m))
+                        .filter(|&l| l > base)
+                        .min();
+                    let mut ctx = Ctx {
+                        cfg: &cfg,
+                        slot: n,
+                        base,
+                        next_base,
+                        checkpoint,
+                        report: &mut report,
+                        quarantined: &mut quarantined,
+                    };
                     let _ = order.push(n);
-                    Some(
-                        recover_slot(&mut backend, &cfg, n, base, checkpoint, &mut report)
-                            .map_err(OpenError::Io)?,
-                    )
+                    Some(recover_slot(&mut backend, &mut ctx).map_err(OpenError::Io)?)
                 }
                 None => None,
             };
             let _ = slots.push(slot);
         }
-        let base_of = |n: &u16| {
+        let key = |n: &u16| {
             slots
                 .get(*n as usize)
                 .and_then(|s| s.as_ref())
-                .map(|s| s.base)
-                .unwrap_or(0)
+                .map(|s| (s.base, s.next))
+                .unwrap_or((0, 0))
         };
-        order.sort_unstable_by_key(base_of);
+        // Oldest first; of two slots with one label, the fuller one last.
+        order.sort_unstable_by_key(key);
+        let mut dropped: HVec<u16, MAX_SLOTS> = HVec::new();
         for w in order.windows(2) {
             if let [a, b] = w
-                && base_of(a) == base_of(b)
+                && key(a).0 == key(b).0
             {
-                return Err(OpenError::DuplicateLabel { base: base_of(a) });
+                let _ = dropped.push(*a);
+            }
+        }
+        for a in dropped {
+            order.retain(|n| *n != a);
+            if let Some(s) = slots.get_mut(a as usize) {
+                *s = None;
+            }
+            report.duplicate_labels += 1;
+        }
+        finish_truncation(&mut backend, &mut slots, &mut order).map_err(OpenError::Io)?;
+        // Where stale batches may reach above a slot's base: a free slot's
+        // mark at byte 0, a sealed slot's mark.
+        let mut stale_below = [0u64; MAX_SLOTS];
+        for n in 0..cfg.slots {
+            let at = match slots.get(n as usize) {
+                Some(None) => Some(0),
+                Some(Some(s)) if s.sealed => Some(s.size),
+                _ => None,
+            };
+            if let Some(pos) = at
+                && let Some(m) =
+                    mark_at(&mut backend, cfg.segment_bytes, n, pos).map_err(OpenError::Io)?
+                && let Some(t) = stale_below.get_mut(n as usize)
+            {
+                *t = m.stale_below;
             }
         }
         let next_offset = order
@@ -119,49 +168,15 @@ impl<B: Backend> Ring<B> {
             order,
             next_offset,
             synced_offset: 0,
+            quarantined,
+            protected: u64::MAX,
+            stale_below,
         };
         // What recovery accepted (and any rebuilt index) is made durable now,
         // so it is the base every later ack builds on.
         ring.checkpoint().map_err(OpenError::Io)?;
         Ok((ring, report))
     }
-}
-
-/// Checks the batch at `pos`: in bounds, valid header, valid CRC, and a base
-/// offset `accept` agrees with. Returns its header.
-fn check_batch<B: Backend>(
-    b: &mut B,
-    cfg: &RingConfig,
-    slot: u16,
-    pos: u32,
-    accept: impl Fn(u64) -> bool,
-) -> Result<Option<BatchHeader>, B::Error> {
-    let seg = cfg.segment_bytes as u64;
-    if pos as u64 + batch::HEADER_LEN as u64 > seg {
-        return Ok(None);
-    }
-    let mut head = [0u8; batch::HEADER_LEN];
-    b.read_at(FileId::log(slot), pos as u64, &mut head)?;
-    let Ok(h) = BatchHeader::parse(&head) else {
-        return Ok(None);
-    };
-    if h.base_offset < 0 || !accept(h.base_offset as u64) || pos as u64 + h.total_len() as u64 > seg
-    {
-        return Ok(None);
-    }
-    let mut digest = batch::CRC32C.digest();
-    digest.update(&head[batch::CRC_START..]);
-    let mut at = pos as u64 + batch::HEADER_LEN as u64;
-    let end = pos as u64 + h.total_len() as u64;
-    let mut chunk = [0u8; CRC_CHUNK];
-    while at < end {
-        let n = ((end - at) as usize).min(CRC_CHUNK);
-        let buf = &mut chunk[..n];
-        b.read_at(FileId::log(slot), at, buf)?;
-        digest.update(buf);
-        at += n as u64;
-    }
-    Ok((digest.finalize() == h.crc).then_some(h))
 }
 
 /// The index entry to start scanning from: the last one (in the valid prefix)
@@ -200,126 +215,264 @@ fn start_point<B: Backend>(
     Ok(Some((k, e, t)))
 }
 
-/// Looks for a valid batch of this slot after a bad one at `pos`.
-fn resync<B: Backend>(
+/// Finishes a truncation a crash cut short: a sealed slot (ending at a
+/// truncation mark) must be the newest or be followed by the slot starting
+/// at its cut offset; otherwise the slots after it hold cut batches and are
+/// freed now. A slot sealed at byte 0 holds nothing and is freed too.
+fn finish_truncation<B: Backend>(
     b: &mut B,
-    cfg: &RingConfig,
-    slot: u16,
-    base: u64,
-    pos: u32,
-    expected: u64,
-    from_entry: u32,
-) -> Result<Option<(u32, BatchHeader)>, B::Error> {
-    // 1. The bad batch's own length field, if its header still parses.
-    let mut head = [0u8; batch::HEADER_LEN];
-    if pos as u64 + batch::HEADER_LEN as u64 <= cfg.segment_bytes as u64 {
-        b.read_at(FileId::log(slot), pos as u64, &mut head)?;
-        if let Ok(h) = BatchHeader::parse(&head) {
-            let next = pos as u64 + h.total_len() as u64;
-            if next < cfg.segment_bytes as u64
-                && let Some(h2) = check_batch(b, cfg, slot, next as u32, |o| o > expected)?
-            {
-                return Ok(Some((next as u32, h2)));
+    slots: &mut HVec<Option<Slot>, MAX_SLOTS>,
+    order: &mut HVec<u16, MAX_SLOTS>,
+) -> Result<(), B::Error> {
+    let info = |slots: &HVec<Option<Slot>, MAX_SLOTS>, n: u16| {
+        slots
+            .get(n as usize)
+            .and_then(|s| s.as_ref())
+            .map(|s| (s.base, s.next, s.size, s.sealed))
+    };
+    let mut i = 0;
+    while i < order.len() {
+        let Some(&n) = order.get(i) else { break };
+        let Some((_, cut, size, sealed)) = info(slots, n) else {
+            i += 1;
+            continue;
+        };
+        let follower_ok = order
+            .get(i + 1)
+            .and_then(|&m| info(slots, m))
+            .is_none_or(|(base, ..)| base == cut);
+        if sealed && (!follower_ok || size == 0) {
+            let first_freed = if size == 0 { i } else { i + 1 };
+            let stale_below = order
+                .iter()
+                .filter_map(|&m| info(slots, m))
+                .map(|(_, next, ..)| next)
+                .max()
+                .unwrap_or(cut);
+            while order.len() > first_freed {
+                let Some(m) = order.pop() else { break };
+                let base = info(slots, m).map(|x| x.0).unwrap_or(cut);
+                free_with_mark(b, m, base, stale_below)?;
+                if let Some(s) = slots.get_mut(m as usize) {
+                    *s = None;
+                }
             }
-        }
-    }
-    // 2. A later index entry that points at a valid batch of this slot.
-    let max = index::max_entries(cfg.segment_bytes, cfg.index_interval) as u32;
-    for k in from_entry..max {
-        let e = index::read_entry(b, slot, k)?;
-        if e.rel == 0 && e.pos == 0 {
             break;
         }
-        let want = base + e.rel as u64;
-        if e.pos > pos
-            && want > expected
-            && let Some(h) = check_batch(b, cfg, slot, e.pos, |o| o == want)?
-        {
-            return Ok(Some((e.pos, h)));
-        }
+        i += 1;
     }
-    Ok(None)
+    Ok(())
+}
+
+/// What recovering one slot needs to know and where it reports.
+struct Ctx<'a> {
+    cfg: &'a RingConfig,
+    slot: u16,
+    base: u64,
+    /// The next slot's base offset, if a later slot exists.
+    next_base: Option<u64>,
+    checkpoint: &'a Checkpoint,
+    report: &'a mut RecoveryReport,
+    quarantined: &'a mut QuarantineLog,
+}
+
+impl Ctx<'_> {
+    /// Offsets this slot must still hold beyond `expected`, when known: up to
+    /// the next slot's base, or (newest slot) up to the recovery point.
+    fn upper(&self, expected: u64) -> Option<u64> {
+        self.next_base
+            .or(Some(self.checkpoint.recovery_point))
+            .filter(|&u| u > expected)
+    }
+
+    fn quarantine(&mut self, start: u32, end: u32, first_offset: u64, next_offset: u64) {
+        if self.report.holes.push((first_offset, next_offset)).is_err() {
+            self.report.holes_dropped += 1;
+        }
+        self.quarantined.note(Quarantine {
+            slot: self.slot,
+            slot_base: self.base,
+            start,
+            end,
+            first_offset,
+            next_offset,
+        });
+    }
+}
+
+/// The checkpoint's holes of this slot before `pos` (where the batch with
+/// offset `at_offset` starts), each checked to be real: in order, ending
+/// where a batch with its next offset starts, and not starting at a batch
+/// that checks out. `None` when any is not: the slot is scanned whole.
+fn trusted_holes<B: Backend>(
+    b: &mut B,
+    ctx: &Ctx<'_>,
+    pos: u32,
+    at_offset: u64,
+) -> Result<Option<HVec<Hole, { super::ring::MAX_HOLES }>>, B::Error> {
+    let mut holes: HVec<Hole, { super::ring::MAX_HOLES }> = HVec::new();
+    let mut prev_end = 0u32;
+    for (_, h) in ctx
+        .checkpoint
+        .holes
+        .iter()
+        .filter(|(sb, h)| *sb == ctx.base && h.start < pos)
+    {
+        let sane = h.start >= prev_end
+            && h.start <= h.end
+            && h.end <= pos
+            && h.first_offset < h.next_offset
+            && h.first_offset >= ctx.base;
+        if !sane || holes.push(*h).is_err() {
+            return Ok(None);
+        }
+        let ends_at_batch = if h.end == pos {
+            h.next_offset == at_offset
+        } else {
+            header_at(b, ctx.cfg, ctx.slot, h.end)?
+                .is_some_and(|x| x.base_offset as u64 == h.next_offset)
+        };
+        let first = h.first_offset;
+        if !ends_at_batch || check_batch(b, ctx.cfg, ctx.slot, h.start, |o| o == first)?.is_some() {
+            return Ok(None);
+        }
+        prev_end = h.end;
+    }
+    Ok(Some(holes))
 }
 
 /// Rebuilds one slot's state by scanning it.
-fn recover_slot<B: Backend>(
-    b: &mut B,
-    cfg: &RingConfig,
-    slot: u16,
-    base: u64,
-    checkpoint: &Checkpoint,
-    report: &mut RecoveryReport,
-) -> Result<Slot, B::Error> {
+fn recover_slot<B: Backend>(b: &mut B, ctx: &mut Ctx<'_>) -> Result<Slot, B::Error> {
+    let (cfg, slot, base) = (ctx.cfg, ctx.slot, ctx.base);
     let mut s = Slot::empty(base);
     let mut pos = 0u32;
-    if let Some((k, e, t)) = start_point(b, cfg, slot, base, checkpoint.recovery_point)? {
-        pos = e.pos;
-        s.next = base + e.rel as u64;
-        s.entries = k + 1;
-        s.last_index_pos = e.pos;
-        s.max_ts = t.max_ts;
-        // Holes in the trusted part are known only from the checkpoint.
-        for (_, h) in checkpoint
-            .holes
-            .iter()
-            .filter(|(b, h)| *b == base && h.end <= pos)
-        {
-            let _ = s.holes.push(*h);
+    if let Some((k, e, t)) = start_point(b, cfg, slot, base, ctx.checkpoint.recovery_point)? {
+        let at_offset = base + e.rel as u64;
+        match trusted_holes(b, ctx, e.pos, at_offset)? {
+            Some(holes) => {
+                pos = e.pos;
+                s.next = at_offset;
+                s.entries = k + 1;
+                s.last_index_pos = e.pos;
+                s.max_ts = t.max_ts;
+                s.holes = holes;
+            }
+            None => ctx.report.checkpoint_mismatches += 1,
         }
     }
+    let scanned_from = pos;
+    // Epochs are known when the whole slot is scanned; otherwise they are
+    // read from the headers when first asked for.
+    s.epochs = (pos == 0).then(HVec::new);
+    let max_entries = index::max_entries(cfg.segment_bytes, cfg.index_interval) as u32;
     loop {
         let expected = s.next;
         if let Some(h) = check_batch(b, cfg, slot, pos, |o| o == expected)? {
-            accept(b, cfg, slot, &mut s, pos, &h, report)?;
+            accept(b, cfg, slot, &mut s, pos, &h, ctx.report)?;
             pos += h.total_len() as u32;
             continue;
         }
-        // A parseable batch with a lower offset is stale data from the slot's
-        // previous life, and zeros are never-written space: a clean end.
-        let mut head = [0u8; batch::HEADER_LEN];
-        let in_bounds = pos as u64 + batch::HEADER_LEN as u64 <= cfg.segment_bytes as u64;
-        if in_bounds {
-            b.read_at(FileId::log(slot), pos as u64, &mut head)?;
-        }
-        let clean_end = !in_bounds
-            || head.iter().all(|&x| x == 0)
-            || matches!(BatchHeader::parse(&head), Ok(h) if (h.base_offset as u64) < base || h.base_offset < 0);
-        if clean_end {
+        // A truncation mark of this slot's life ends the slot for good,
+        // whatever else is known. (Marks of an earlier life carry lower
+        // offsets; one at byte 0 names the slot's own base.)
+        if let Some(m) = mark_at(b, cfg.segment_bytes, slot, pos)?
+            && (m.offset == expected || (pos > 0 && m.offset > expected))
+        {
+            s.sealed = true;
+            s.next = m.offset;
             break;
         }
-        match resync(b, cfg, slot, base, pos, expected, s.entries)? {
-            Some((p2, h2)) if !s.holes.is_full() => {
+        let upper = ctx.upper(expected);
+        // With no more data known to follow, a parseable batch with a lower
+        // offset is stale data from the slot's previous life, and zeros are
+        // never-written space: a clean end.
+        if upper.is_none() && clean_end(b, cfg, slot, base, pos)? {
+            break;
+        }
+        let found = find_next_valid(
+            b,
+            cfg,
+            slot,
+            base,
+            pos,
+            expected,
+            upper,
+            cfg.segment_bytes,
+            max_entries,
+        )?;
+        match found {
+            Some((p2, h2)) if p2 == pos => {
+                // Offsets missing, no bytes: a gap readers step over.
+                let gap = Hole {
+                    start: pos,
+                    end: pos,
+                    first_offset: expected,
+                    next_offset: h2.base_offset as u64,
+                };
+                if !s.add_hole(gap) {
+                    ctx.report.holes_dropped += 1;
+                }
+                ctx.quarantine(pos, pos, expected, gap.next_offset);
+                s.next = gap.next_offset;
+            }
+            Some((p2, h2)) => {
                 let hole = Hole {
                     start: pos,
                     end: p2,
                     first_offset: expected,
                     next_offset: h2.base_offset as u64,
                 };
-                let _ = s.holes.push(hole);
-                if report
-                    .holes
-                    .push((hole.first_offset, hole.next_offset))
-                    .is_err()
-                {
-                    report.holes_dropped += 1;
+                if !s.add_hole(hole) {
+                    ctx.report.holes_dropped += 1;
                 }
+                ctx.quarantine(pos, p2, hole.first_offset, hole.next_offset);
                 // The hole is skipped by readers; offsets jump past it.
-                s.next = h2.base_offset as u64;
+                s.next = hole.next_offset;
                 pos = p2;
             }
-            Some(_) => {
-                report.holes_dropped += 1;
-                report.torn_tails += 1;
-                break;
-            }
             None => {
-                report.torn_tails += 1;
+                if let Some(u) = upper {
+                    // Offsets that should be here are not: damage to the end.
+                    ctx.quarantine(pos, cfg.segment_bytes, expected, u);
+                    // A damaged batch (not a clean end: then the checkpoint
+                    // was wrong) keeps its offsets taken, so they are never
+                    // given to other records.
+                    if !clean_end(b, cfg, slot, base, pos)? {
+                        let _ = s.add_hole(Hole {
+                            start: pos,
+                            end: pos,
+                            first_offset: expected,
+                            next_offset: u,
+                        });
+                        s.next = u;
+                    }
+                }
+                ctx.report.torn_tails += 1;
                 break;
             }
         }
     }
     s.size = pos;
+    s.mark_verified(scanned_from, pos);
     Ok(s)
+}
+
+/// Whether the bytes at `pos` end the slot cleanly: the slot's end, zeros,
+/// or a header with an offset below the slot's base (stale bytes).
+fn clean_end<B: Backend>(
+    b: &mut B,
+    cfg: &RingConfig,
+    slot: u16,
+    base: u64,
+    pos: u32,
+) -> Result<bool, B::Error> {
+    if pos as u64 + batch::HEADER_LEN as u64 > cfg.segment_bytes as u64 {
+        return Ok(true);
+    }
+    let mut head = [0u8; batch::HEADER_LEN];
+    b.read_at(FileId::log(slot), pos as u64, &mut head)?;
+    Ok(head.iter().all(|&x| x == 0)
+        || matches!(BatchHeader::parse(&head), Ok(h) if h.base_offset < 0 || (h.base_offset as u64) < base))
 }
 
 /// Takes a checked batch into the slot state, rebuilding index entries.
@@ -333,6 +486,7 @@ fn accept<B: Backend>(
     report: &mut RecoveryReport,
 ) -> Result<(), B::Error> {
     report.batches_scanned += 1;
+    s.note_epoch(h.partition_leader_epoch, h.base_offset as u64);
     s.max_ts = s.max_ts.max(h.max_timestamp);
     let is_entry_batch = s.entries > 0 && pos == s.last_index_pos;
     if !is_entry_batch && (s.entries == 0 || pos - s.last_index_pos >= cfg.index_interval) {

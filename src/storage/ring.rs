@@ -4,10 +4,15 @@
 //! - used slots hold increasing, non-overlapping offset ranges; `order` lists
 //!   them oldest first and the last one is the active slot;
 //! - a slot holds its batches back to back from position 0; `size` is where
-//!   the next batch goes and everything before it is valid or a recorded hole;
+//!   the next batch goes; everything before it is a batch checked since open
+//!   (`Slot::verified`), a recorded hole, or bytes the checkpoint trusted,
+//!   which the read path CRC-checks before serving (see `read`);
 //! - a slot is synced (all three files) before the ring moves to the next one,
 //!   and a recycled slot is relabelled with its new base offset before any new
 //!   byte is written into it, so stale bytes always carry lower offsets;
+//! - a slot sealed by a truncation (`truncate`) is never appended to again,
+//!   and a slot whose stale bytes could carry offsets at or above a new base
+//!   is sanitized before it gets that base;
 //! - appending and reading allocate nothing: state lives in fixed arrays.
 //!
 //! Reads return [`Span`]s (slot, position, length) so the shell can send the
@@ -16,13 +21,19 @@
 use heapless::Vec as HVec;
 
 use super::backend::{Backend, FileId};
-use super::batch::{self, BatchError, BatchHeader, RecordBatch};
+use super::batch::{BatchError, RecordBatch};
 use super::index::{self, IndexEntry, TimeEntry};
+pub use super::slot::{Hole, MAX_PENDING_QUARANTINES, Quarantine};
+pub(crate) use super::slot::{QuarantineLog, Slot};
 
 /// Most slots a ring can have (`log.ring.segments` is validated against it).
 pub const MAX_SLOTS: usize = 64;
 /// Quarantined ranges remembered per slot; recovery cuts the slot at a further one.
-pub const MAX_HOLES: usize = 4;
+pub const MAX_HOLES: usize = 8;
+/// Leader epochs remembered per slot (see [`Ring::end_offset_for_epoch`]).
+pub const MAX_EPOCHS: usize = 8;
+/// Checked byte ranges remembered per slot (`Slot::verified`).
+pub const MAX_VERIFIED: usize = 4;
 /// Smallest allowed slot size: a slot must hold at least a batch header.
 pub const MIN_SEGMENT_BYTES: u32 = 1024;
 
@@ -104,16 +115,6 @@ impl RingConfig {
     }
 }
 
-/// A quarantined byte range of a slot: never served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Hole {
-    pub start: u32,
-    pub end: u32,
-    /// The offsets lost: `first_offset..next_offset`.
-    pub first_offset: u64,
-    pub next_offset: u64,
-}
-
 /// Holes a checkpoint can carry (beyond that, recovery re-checks the slot).
 pub const MAX_CHECKPOINT_HOLES: usize = 16;
 
@@ -125,38 +126,6 @@ pub const MAX_CHECKPOINT_HOLES: usize = 16;
 pub struct Checkpoint {
     pub recovery_point: u64,
     pub holes: HVec<(u64, Hole), MAX_CHECKPOINT_HOLES>,
-}
-
-/// The in-memory state of one used slot.
-#[derive(Debug, Clone)]
-pub(crate) struct Slot {
-    pub base: u64,
-    pub next: u64,
-    pub size: u32,
-    pub entries: u32,
-    pub last_index_pos: u32,
-    pub max_ts: i64,
-    pub holes: HVec<Hole, MAX_HOLES>,
-}
-
-impl Slot {
-    pub fn empty(base: u64) -> Self {
-        Slot {
-            base,
-            next: base,
-            size: 0,
-            entries: 0,
-            last_index_pos: 0,
-            max_ts: i64::MIN,
-            holes: HVec::new(),
-        }
-    }
-    fn hole_at(&self, pos: u32) -> Option<&Hole> {
-        self.holes.iter().find(|h| h.start <= pos && pos < h.end)
-    }
-    fn hole_starting_at(&self, pos: u32) -> bool {
-        self.holes.iter().any(|h| h.start == pos)
-    }
 }
 
 /// Where an appended batch went.
@@ -184,6 +153,17 @@ pub enum AppendError<E> {
     /// Offsets would leave the u32 relative range of a slot or i64.
     OffsetOverflow,
     Io(E),
+}
+
+/// Why a follower's append was refused. The batch was not written.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReplicaError<E> {
+    Append(AppendError<E>),
+    /// The batch's base offset is not the next expected offset.
+    UnexpectedOffset {
+        expected: u64,
+        got: i64,
+    },
 }
 
 /// Why a read was refused.
@@ -219,6 +199,12 @@ pub struct Ring<B: Backend> {
     pub(crate) order: HVec<u16, MAX_SLOTS>,
     pub(crate) next_offset: u64,
     pub(crate) synced_offset: u64,
+    pub(crate) quarantined: QuarantineLog,
+    /// Offsets ≥ this are protected from release (`u64::MAX`: none).
+    pub(crate) protected: u64,
+    /// Per free slot: its stale batches carry offsets below this (a slot a
+    /// truncation freed); it is sanitized before a lower base uses it.
+    pub(crate) stale_below: [u64; MAX_SLOTS],
 }
 
 impl<B: Backend> Ring<B> {
@@ -279,10 +265,21 @@ impl<B: Backend> Ring<B> {
             .flat_map(|s| s.holes.iter())
     }
 
+    /// Quarantines found since the last call (at open or by reads), each
+    /// reported once; more than [`MAX_PENDING_QUARANTINES`] between two calls
+    /// are only counted in [`Ring::quarantined_total`].
+    pub fn take_quarantined(&mut self) -> HVec<Quarantine, MAX_PENDING_QUARANTINES> {
+        core::mem::take(&mut self.quarantined.pending)
+    }
+    /// Quarantines found since open (the metric).
+    pub fn quarantined_total(&self) -> u64 {
+        self.quarantined.total
+    }
+
     pub(crate) fn slot(&self, n: u16) -> Option<&Slot> {
         self.slots.get(n as usize).and_then(|s| s.as_ref())
     }
-    fn slot_mut(&mut self, n: u16) -> Option<&mut Slot> {
+    pub(crate) fn slot_mut(&mut self, n: u16) -> Option<&mut Slot> {
         self.slots.get_mut(n as usize).and_then(|s| s.as_mut())
     }
 
@@ -292,6 +289,31 @@ impl<B: Backend> Ring<B> {
         &mut self,
         batch: &mut [u8],
         leader_epoch: i32,
+    ) -> Result<Appended, AppendError<B::Error>> {
+        self.write_batch(batch, Some(leader_epoch))
+    }
+
+    /// A follower's append: the batch keeps the leader's base offset and
+    /// partitionLeaderEpoch, and is refused unless its base offset is the
+    /// next expected offset ([`Ring::next_offset`]). Allocation-free.
+    /// The bytes are stored as given (nothing is stamped).
+    pub fn append_replica(&mut self, batch: &mut [u8]) -> Result<Appended, ReplicaError<B::Error>> {
+        let view = RecordBatch::new_checked(&*batch)
+            .map_err(|e| ReplicaError::Append(AppendError::Invalid(e)))?;
+        let got = view.header().base_offset;
+        if u64::try_from(got).ok() != Some(self.next_offset) {
+            return Err(ReplicaError::UnexpectedOffset {
+                expected: self.next_offset,
+                got,
+            });
+        }
+        self.write_batch(batch, None).map_err(ReplicaError::Append)
+    }
+
+    fn write_batch(
+        &mut self,
+        batch: &mut [u8],
+        leader_epoch: Option<i32>,
     ) -> Result<Appended, AppendError<B::Error>> {
         let mut view = RecordBatch::new_checked(&mut *batch).map_err(AppendError::Invalid)?;
         let len = view.total_len();
@@ -309,7 +331,8 @@ impl<B: Backend> Ring<B> {
             .ok_or(AppendError::OffsetOverflow)?;
         let fits = match self.order.last().and_then(|&s| self.slot(s)) {
             Some(s) => {
-                s.size as usize + len <= self.cfg.segment_bytes as usize
+                !s.sealed
+                    && s.size as usize + len <= self.cfg.segment_bytes as usize
                     && next - s.base <= u32::MAX as u64
             }
             None => false,
@@ -320,7 +343,10 @@ impl<B: Backend> Ring<B> {
         }
         let slot_no = *self.order.last().ok_or(AppendError::RingFull)?;
         view.set_base_offset(base as i64);
-        view.set_partition_leader_epoch(leader_epoch);
+        if let Some(epoch) = leader_epoch {
+            view.set_partition_leader_epoch(epoch);
+        }
+        let h_epoch = view.header().partition_leader_epoch;
         let interval = self.cfg.index_interval;
         let s = self.slot(slot_no).ok_or(AppendError::RingFull)?.clone();
         let pos = s.size;
@@ -328,7 +354,7 @@ impl<B: Backend> Ring<B> {
             .write_at(FileId::log(slot_no), pos as u64, view.as_bytes())
             .map_err(AppendError::Io)?;
         let max_ts = s.max_ts.max(h.max_timestamp);
-        let add_entry = s.entries == 0 || pos - s.last_index_pos >= interval;
+        let add_entry = s.entries == 0 || pos.saturating_sub(s.last_index_pos) >= interval;
         if add_entry {
             let rel = (base - s.base) as u32;
             index::write_entries(
@@ -342,6 +368,8 @@ impl<B: Backend> Ring<B> {
             .map_err(AppendError::Io)?;
         }
         if let Some(s) = self.slot_mut(slot_no) {
+            s.note_epoch(h_epoch, base);
+            s.mark_verified(pos, pos + len as u32);
             s.size = pos + len as u32;
             s.next = next;
             s.max_ts = max_ts;
@@ -361,18 +389,23 @@ impl<B: Backend> Ring<B> {
     }
 
     /// Leaves the active slot (synced first) for a free or recycled one.
+    /// A refused roll (`RingFull`) touches nothing, syncs included: a
+    /// retrying producer must not become a stream of syncs.
     fn roll(&mut self) -> Result<(), AppendError<B::Error>> {
+        // A clean free slot first; else one a truncation freed (sanitized).
+        let free = (0..self.cfg.slots)
+            .filter(|&n| self.slot(n).is_none())
+            .min_by_key(|&n| self.stale_of(n) > self.next_offset);
+        let can_recycle = self.cfg.policy == FullPolicy::OverwriteOldest && self.order.len() >= 2;
+        if free.is_none() && !can_recycle {
+            return Err(AppendError::RingFull);
+        }
         if let Some(&active) = self.order.last() {
             self.sync_slot(active).map_err(AppendError::Io)?;
         }
-        let free = (0..self.cfg.slots).find(|&n| self.slot(n).is_none());
-        let slot_no = match (free, self.cfg.policy) {
-            (Some(n), _) => n,
-            (None, FullPolicy::RejectNew) => return Err(AppendError::RingFull),
-            (None, FullPolicy::OverwriteOldest) => {
-                if self.order.len() < 2 {
-                    return Err(AppendError::RingFull);
-                }
+        let slot_no = match free {
+            Some(n) => n,
+            None => {
                 let oldest = self.order.remove(0);
                 if let Some(s) = self.slots.get_mut(oldest as usize) {
                     *s = None;
@@ -380,6 +413,9 @@ impl<B: Backend> Ring<B> {
                 oldest
             }
         };
+        // Stale batches must carry offsets below the new base.
+        self.make_clean_for(slot_no, self.next_offset)
+            .map_err(AppendError::Io)?;
         self.backend
             .relabel(slot_no, Some(self.next_offset))
             .map_err(AppendError::Io)?;
@@ -434,14 +470,48 @@ impl<B: Backend> Ring<B> {
         Ok(cp)
     }
 
+    /// Protects every offset ≥ `offset` (a group's or a replica's
+    /// low-water mark) from [`Ring::release_oldest`]: a slot holding any of
+    /// them is not freed, so under `reject_new` the ring stays full
+    /// (`RingFull`) until the mark moves. `overwrite_oldest` still recycles:
+    /// that policy never blocks producers. Kept in memory only (the shell
+    /// sets it again after a restart).
+    pub fn set_protected(&mut self, offset: u64) {
+        self.protected = offset;
+    }
+    /// Removes the protection of [`Ring::set_protected`].
+    pub fn clear_protected(&mut self) {
+        self.protected = u64::MAX;
+    }
+    /// The protected low-water mark, if one is set.
+    pub fn protected(&self) -> Option<u64> {
+        Some(self.protected).filter(|&p| p != u64::MAX)
+    }
+
     /// Frees the oldest slot (retention, DeleteRecords, a protected group's
-    /// progress). Never frees the active slot. Returns the new log start.
+    /// progress). Never frees the active slot, nor a slot holding offsets at
+    /// or above the protected mark. Returns the new log start.
     pub fn release_oldest(&mut self) -> Result<Option<u64>, B::Error> {
         if self.order.len() < 2 {
             return Ok(None);
         }
+        let oldest_next = self
+            .order
+            .first()
+            .and_then(|&n| self.slot(n))
+            .map(|s| s.next);
+        if oldest_next.is_some_and(|next| next > self.protected) {
+            return Ok(None);
+        }
         let oldest = self.order.remove(0);
-        self.backend.relabel(oldest, None)?;
+        let stale = self.stale_of(oldest);
+        match self.backend.label(oldest) {
+            // Stale cut batches above the log start: known after a restart.
+            Some(label) if stale > self.next_offset => {
+                super::truncate::free_with_mark(&mut self.backend, oldest, label, stale)?
+            }
+            _ => self.backend.relabel(oldest, None)?,
+        }
         if let Some(s) = self.slots.get_mut(oldest as usize) {
             *s = None;
         }
@@ -455,189 +525,5 @@ impl<B: Backend> Ring<B> {
         }
         let s = self.order.first().and_then(|&n| self.slot(n))?;
         Some((s.base, s.next, s.max_ts))
-    }
-
-    /// Calls `f` with the header of every batch whose base offset is at least
-    /// `from`, oldest first, across every slot; quarantined ranges are skipped
-    /// (idempotent-producer state is rebuilt from them at open).
-    pub fn for_each_header_from(
-        &mut self,
-        from: u64,
-        mut f: impl FnMut(&BatchHeader),
-    ) -> Result<(), ReadError<B::Error>> {
-        for i in 0..self.order.len() {
-            let Some(&n) = self.order.get(i) else { break };
-            let Some(s) = self.slot(n).cloned() else {
-                continue;
-            };
-            if s.next <= from || s.size == 0 {
-                continue;
-            }
-            // `from < s.next` and a slot spans at most u32::MAX offsets.
-            let rel = from.saturating_sub(s.base).min(u32::MAX as u64) as u32;
-            let mut pos = index::floor_entry(&mut self.backend, n, s.entries, rel)
-                .map_err(ReadError::Io)?
-                .map(|e| e.pos)
-                .unwrap_or(0);
-            while pos < s.size {
-                if let Some(h) = s.hole_at(pos) {
-                    pos = h.end;
-                    continue;
-                }
-                let h = self.read_header(n, pos)?;
-                if h.base_offset as u64 >= from {
-                    f(&h);
-                }
-                pos += h.total_len() as u32;
-            }
-        }
-        Ok(())
-    }
-
-    fn read_header(&mut self, slot: u16, pos: u32) -> Result<BatchHeader, ReadError<B::Error>> {
-        let mut head = [0u8; batch::HEADER_LEN];
-        self.backend
-            .read_at(FileId::log(slot), pos as u64, &mut head)
-            .map_err(ReadError::Io)?;
-        // Bytes below `size` were validated when written or recovered.
-        BatchHeader::parse(&head).map_err(|_| ReadError::OffsetOutOfRange {
-            offset: pos as u64,
-            log_start: self.log_start(),
-            log_end: self.next_offset,
-        })
-    }
-
-    /// Whole batches starting with the one that contains `offset`, at most
-    /// `max_bytes` long unless the first batch alone is longer (Kafka returns
-    /// it whole). `Ok(None)` when `offset` is the log end offset.
-    pub fn read(
-        &mut self,
-        offset: u64,
-        max_bytes: u32,
-    ) -> Result<Option<Span>, ReadError<B::Error>> {
-        self.read_below(offset, max_bytes, u64::MAX)
-    }
-
-    /// As [`Ring::read`], serving no batch whose base offset is ≥ `limit`
-    /// (the high watermark: consumers never see what is not committed).
-    pub fn read_below(
-        &mut self,
-        offset: u64,
-        max_bytes: u32,
-        limit: u64,
-    ) -> Result<Option<Span>, ReadError<B::Error>> {
-        let log_start = self.log_start();
-        if offset < log_start || offset > self.next_offset {
-            return Err(ReadError::OffsetOutOfRange {
-                offset,
-                log_start,
-                log_end: self.next_offset,
-            });
-        }
-        for i in 0..self.order.len() {
-            let Some(&n) = self.order.get(i) else { break };
-            let Some(s) = self.slot(n).cloned() else {
-                continue;
-            };
-            if offset >= s.next || s.size == 0 {
-                continue;
-            }
-            let span = self.read_in_slot(n, &s, offset.max(s.base), max_bytes, limit)?;
-            return Ok(Some(span).filter(|sp| sp.first_offset < limit));
-        }
-        Ok(None)
-    }
-
-    fn read_in_slot(
-        &mut self,
-        n: u16,
-        s: &Slot,
-        offset: u64,
-        max_bytes: u32,
-        limit: u64,
-    ) -> Result<Span, ReadError<B::Error>> {
-        let rel = (offset - s.base) as u32;
-        let mut pos = index::floor_entry(&mut self.backend, n, s.entries, rel)
-            .map_err(ReadError::Io)?
-            .map(|e| e.pos)
-            .unwrap_or(0);
-        // Find the batch containing `offset` (or the first after a gap/hole).
-        let (start, first) = loop {
-            if let Some(h) = s.hole_at(pos) {
-                pos = h.end;
-                continue;
-            }
-            if pos >= s.size {
-                return Err(ReadError::OffsetOutOfRange {
-                    offset,
-                    log_start: self.log_start(),
-                    log_end: self.next_offset,
-                });
-            }
-            let h = self.read_header(n, pos)?;
-            if h.last_offset() as u64 >= offset {
-                break (pos, h);
-            }
-            pos += h.total_len() as u32;
-        };
-        let mut end = start + first.total_len() as u32;
-        let mut next_offset = first.last_offset() as u64 + 1;
-        while end < s.size && !s.hole_starting_at(end) {
-            let h = self.read_header(n, end)?;
-            let len = h.total_len() as u32;
-            if (end - start).saturating_add(len) > max_bytes || h.base_offset as u64 >= limit {
-                break;
-            }
-            end += len;
-            next_offset = h.last_offset() as u64 + 1;
-        }
-        Ok(Span {
-            slot: n,
-            position: start,
-            len: end - start,
-            first_offset: first.base_offset as u64,
-            next_offset,
-        })
-    }
-
-    /// Copies a span's bytes into `buf` (which must be `span.len` long).
-    pub fn read_span(&mut self, span: &Span, buf: &mut [u8]) -> Result<(), B::Error> {
-        self.backend
-            .read_at(FileId::log(span.slot), span.position as u64, buf)
-    }
-
-    /// Base offset of the first batch whose max timestamp is ≥ `ts`
-    /// (ListOffsets by time), or `None` if no batch reaches `ts`.
-    pub fn offset_for_time(&mut self, ts: i64) -> Result<Option<u64>, B::Error> {
-        for i in 0..self.order.len() {
-            let Some(&n) = self.order.get(i) else { break };
-            let Some(s) = self.slot(n).cloned() else {
-                continue;
-            };
-            if s.max_ts < ts || s.size == 0 {
-                continue;
-            }
-            let mut pos = match index::last_time_entry_below(&mut self.backend, n, s.entries, ts)? {
-                Some(k) => index::read_entry(&mut self.backend, n, k)?.pos,
-                None => 0,
-            };
-            while pos < s.size {
-                if let Some(h) = s.hole_at(pos) {
-                    pos = h.end;
-                    continue;
-                }
-                let mut head = [0u8; batch::HEADER_LEN];
-                self.backend
-                    .read_at(FileId::log(n), pos as u64, &mut head)?;
-                let Ok(h) = BatchHeader::parse(&head) else {
-                    break;
-                };
-                if h.max_timestamp >= ts {
-                    return Ok(Some(h.base_offset as u64));
-                }
-                pos += h.total_len() as u32;
-            }
-        }
-        Ok(None)
     }
 }

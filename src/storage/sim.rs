@@ -16,8 +16,14 @@ use super::backend::{Backend, FileId, FileKind};
 /// Errors of the test backends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SimError {
-    OutOfBounds { pos: u64, len: usize, capacity: u64 },
+    OutOfBounds {
+        pos: u64,
+        len: usize,
+        capacity: u64,
+    },
     NoSuchSlot(u16),
+    /// [`CrashBackend::fail_after`] ran out: the disk "died".
+    Injected,
 }
 
 fn kind_index(kind: FileKind) -> usize {
@@ -178,6 +184,8 @@ pub struct CrashBackend {
     /// What reads see: synced image plus pending writes.
     live: MemBackend,
     pending: Vec<PendingWrite>,
+    /// Writes, syncs and relabels left before every call fails.
+    budget: Option<usize>,
 }
 
 impl CrashBackend {
@@ -187,6 +195,25 @@ impl CrashBackend {
             synced: m.clone(),
             live: m,
             pending: Vec::new(),
+            budget: None,
+        }
+    }
+
+    /// After `ops` more writes, syncs or relabels, every call fails with
+    /// [`SimError::Injected`] (until [`CrashBackend::crash`]): a crash in
+    /// the middle of an operation.
+    pub fn fail_after(&mut self, ops: usize) {
+        self.budget = Some(ops);
+    }
+
+    fn spend(&mut self) -> Result<(), SimError> {
+        match &mut self.budget {
+            Some(0) => Err(SimError::Injected),
+            Some(n) => {
+                *n -= 1;
+                Ok(())
+            }
+            None => Ok(()),
         }
     }
 
@@ -216,6 +243,7 @@ impl CrashBackend {
             }
         }
         self.live = self.synced.clone();
+        self.budget = None;
     }
 
     /// Number of writes not yet synced.
@@ -235,6 +263,7 @@ impl Backend for CrashBackend {
         self.live.read_at(f, pos, buf)
     }
     fn write_at(&mut self, f: FileId, pos: u64, data: &[u8]) -> Result<(), SimError> {
+        self.spend()?;
         self.live.write_at(f, pos, data)?;
         self.pending.push(PendingWrite {
             file: f,
@@ -244,6 +273,7 @@ impl Backend for CrashBackend {
         Ok(())
     }
     fn sync(&mut self, f: FileId) -> Result<(), SimError> {
+        self.spend()?;
         let mut rest = Vec::with_capacity(self.pending.len());
         for w in core::mem::take(&mut self.pending) {
             if w.file == f {
@@ -262,6 +292,7 @@ impl Backend for CrashBackend {
         self.live.label(slot)
     }
     fn relabel(&mut self, slot: u16, base: Option<u64>) -> Result<(), SimError> {
+        self.spend()?;
         self.synced.relabel(slot, base)?;
         self.live.relabel(slot, base)
     }
