@@ -54,7 +54,7 @@ fn storage_append_throughput_against_dd() {
     let t = Instant::now();
     let mut written = 0u64;
     while written < TOTAL {
-        ring.append(&mut batch[..n], 0).unwrap();
+        ring.append(&batch[..n], 0).unwrap();
         written += n as u64;
     }
     let ours = t.elapsed().as_secs_f64();
@@ -70,7 +70,7 @@ fn storage_append_throughput_against_dd() {
     let t = Instant::now();
     let mut commits = 0u64;
     while t.elapsed() < Duration::from_secs(3) {
-        ring.append(&mut batch[..n], 0).unwrap();
+        ring.append(&batch[..n], 0).unwrap();
         ring.sync().unwrap();
         commits += 1;
     }

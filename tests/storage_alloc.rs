@@ -57,7 +57,7 @@ fn append_and_read_allocate_nothing() {
     COUNTING.with(|c| c.set(true));
     let before = ALLOCS.load(Ordering::SeqCst);
     for _ in 0..5_000 {
-        let a = ring.append(&mut batch[..n], 1).unwrap();
+        let a = ring.append(&batch[..n], 1).unwrap();
         let span = ring.read(a.base_offset, 32 * 1024).unwrap().unwrap();
         ring.read_span(&span, &mut out[..span.len as usize])
             .unwrap();

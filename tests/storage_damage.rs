@@ -35,7 +35,7 @@ fn written(cfg: RingConfig, n: usize) -> (MemBackend, Vec<(u16, u32, u64)>, Chec
     for i in 0..n {
         let mut b = vec![0u8; 261];
         build_test_batch(&mut b, 200, 2, i as i64, i as u8).unwrap();
-        let a = ring.append(&mut b, 0).unwrap();
+        let a = ring.append(&b, 0).unwrap();
         at.push((a.slot, a.position, a.base_offset));
     }
     let cp = ring.checkpoint().unwrap();
@@ -253,7 +253,7 @@ mod random_damage {
             for (i, body) in bodies.iter().enumerate() {
                 let mut b = vec![0u8; 61 + body];
                 build_test_batch(&mut b, *body, 1 + (i % 3) as i32, i as i64, i as u8).unwrap();
-                let a = ring.append(&mut b, 0).unwrap();
+                let a = ring.append(&b, 0).unwrap();
                 stored.push((a.slot, a.position, a.base_offset, a.last_offset, b));
             }
             let cp = if trusted { ring.checkpoint().unwrap() } else { Checkpoint::default() };

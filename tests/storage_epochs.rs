@@ -112,7 +112,7 @@ proptest! {
                 Op::Append { body, count } => {
                     let mut b = vec![0u8; 61 + body];
                     build_test_batch(&mut b, body, count, 1, 1).unwrap();
-                    ring.append(&mut b, epoch).unwrap();
+                    ring.append(&b, epoch).unwrap();
                 }
                 Op::Bump { by } => epoch += by,
                 Op::Truncate { pick } => {
@@ -156,7 +156,7 @@ fn end_offset_for_epoch_after_crashes_follows_the_recovered_batches() {
                         let body = rng.below(700) as usize;
                         let mut b = vec![0u8; 61 + body];
                         build_test_batch(&mut b, body, 1 + rng.below(4) as i32, 1, 1).unwrap();
-                        ring.append(&mut b, epoch).unwrap();
+                        ring.append(&b, epoch).unwrap();
                     }
                     6 => epoch += 1,
                     7 => {

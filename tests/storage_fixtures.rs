@@ -105,8 +105,8 @@ fn corrupt_fixture_quarantines_the_bad_batch_and_cuts_the_torn_tail() {
         assert_eq!(bytes, expected_batch(base / 3));
     }
     // The broker goes on: the next append takes the cut offset.
-    let mut b = expected_batch(0);
-    assert_eq!(ring.append(&mut b, 0).unwrap().base_offset, 23 * 3);
+    let b = expected_batch(0);
+    assert_eq!(ring.append(&b, 0).unwrap().base_offset, 23 * 3);
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -149,8 +149,8 @@ fn regenerate_fixtures() {
     let mut ring = Ring::create(backend, CFG, 0).unwrap();
     let mut last = None;
     for i in 0..BATCHES {
-        let mut b = expected_batch(i);
-        last = Some(ring.append(&mut b, 0).unwrap());
+        let b = expected_batch(i);
+        last = Some(ring.append(&b, 0).unwrap());
     }
     ring.checkpoint().unwrap();
     // Where batch 11 lives, for the corrupt copy.

@@ -72,7 +72,7 @@ fn truncate_run(seed: u64, model: CrashModel) {
                     let mut b = vec![0u8; 61 + body];
                     stamp += 1;
                     build_test_batch(&mut b, body, 1 + rng.below(5) as i32, stamp, round).unwrap();
-                    if ring.append(&mut b, 0).is_err() {
+                    if ring.append(&b, 0).is_err() {
                         let _ = ring.release_oldest().unwrap();
                     }
                 }
@@ -168,18 +168,18 @@ fn appends_after_a_truncation_never_uncover_cut_batches() {
         b
     };
     for _ in 0..20 {
-        ring.append(&mut batch(1), 0).unwrap();
+        ring.append(&batch(1), 0).unwrap();
     }
     let old_cp = ring.checkpoint().unwrap();
     ring.truncate_to(10).unwrap();
     assert_eq!(ring.next_offset(), 10);
     // Same sizes and counts as the cut batches, different content.
     for _ in 0..3 {
-        ring.append(&mut batch(2), 0).unwrap();
+        ring.append(&batch(2), 0).unwrap();
     }
     ring.sync().unwrap();
     for _ in 0..2 {
-        ring.append(&mut batch(2), 0).unwrap();
+        ring.append(&batch(2), 0).unwrap();
     }
     let mut backend = std::mem::replace(ring.backend_mut(), CrashBackend::new(sizes(&cfg)));
     backend.crash(&mut Rng::new(1), CrashModel::OrderedPrefix);

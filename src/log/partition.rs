@@ -215,7 +215,7 @@ impl Partition {
     /// written. `now_wall_ms` (Unix ms) stamps idempotent producers' last use.
     pub fn append(
         &mut self,
-        batch: &mut [u8],
+        batch: &[u8],
         now_wall_ms: i64,
     ) -> Result<AppendOutcome, AppendFailure> {
         let head = header_bytes(batch).ok_or(AppendError::Invalid(BatchError::Truncated {
@@ -526,8 +526,8 @@ mod tests {
         let mut b = vec![0u8; 1061];
         build_test_batch(&mut b, 1000, 10, 5, 1).unwrap();
         for i in 0..300 {
-            let mut c = b.clone();
-            assert_eq!(p.append(&mut c, i as i64).unwrap().base_offset, i * 10);
+            let c = b.clone();
+            assert_eq!(p.append(&c, i as i64).unwrap().base_offset, i * 10);
         }
         let ticket = p.begin_sync().unwrap().unwrap();
         assert_eq!(ticket.upto, 3000);

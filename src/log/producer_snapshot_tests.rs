@@ -50,16 +50,10 @@ pub(crate) fn batch(pid: i64, epoch: i16, seq: i32, body: usize) -> Vec<u8> {
 /// more than a slot, so the ring rolls and the newest slot has none of 7's.
 fn write_then_roll(dir: &Path) -> (u64, u64) {
     let mut p = Partition::create(dir, &values()).unwrap();
-    let first = p
-        .append(&mut batch(7, 0, 0, 100), now())
-        .unwrap()
-        .base_offset;
-    let second = p
-        .append(&mut batch(7, 0, 1, 100), now())
-        .unwrap()
-        .base_offset;
+    let first = p.append(&batch(7, 0, 0, 100), now()).unwrap().base_offset;
+    let second = p.append(&batch(7, 0, 1, 100), now()).unwrap().base_offset;
     for _ in 0..100 {
-        p.append(&mut batch(-1, -1, -1, 1000), now()).unwrap();
+        p.append(&batch(-1, -1, -1, 1000), now()).unwrap();
     }
     assert!(p.usage().0 >= 2, "the ring rolled");
     p.close().unwrap();
@@ -69,14 +63,14 @@ fn write_then_roll(dir: &Path) -> (u64, u64) {
 fn assert_retries_are_duplicates(dir: &Path, first: u64, second: u64) {
     let (mut p, _) = Partition::open(dir, &values()).unwrap();
     let end = p.log_end();
-    let a = p.append(&mut batch(7, 0, 0, 100), now()).unwrap();
+    let a = p.append(&batch(7, 0, 0, 100), now()).unwrap();
     assert!(a.duplicate, "seq 0 is answered as a duplicate");
     assert_eq!(a.base_offset, first);
-    let b = p.append(&mut batch(7, 0, 1, 100), now()).unwrap();
+    let b = p.append(&batch(7, 0, 1, 100), now()).unwrap();
     assert!(b.duplicate);
     assert_eq!(b.base_offset, second);
     assert_eq!(p.log_end(), end, "nothing written twice");
-    let c = p.append(&mut batch(7, 0, 2, 100), now()).unwrap();
+    let c = p.append(&batch(7, 0, 2, 100), now()).unwrap();
     assert_eq!(
         (c.duplicate, c.base_offset),
         (false, end),
@@ -121,18 +115,12 @@ fn batches_after_the_snapshot_are_replayed() {
     // the partition is dropped without close (as SIGKILL would).
     let dir = tmpdir("replay");
     let mut p = Partition::create(&dir, &values()).unwrap();
-    let first = p
-        .append(&mut batch(7, 0, 0, 100), now())
-        .unwrap()
-        .base_offset;
+    let first = p.append(&batch(7, 0, 0, 100), now()).unwrap().base_offset;
     for _ in 0..70 {
-        p.append(&mut batch(-1, -1, -1, 1000), now()).unwrap();
+        p.append(&batch(-1, -1, -1, 1000), now()).unwrap();
     }
     assert!(p.usage().0 >= 2, "the ring rolled");
-    let second = p
-        .append(&mut batch(7, 0, 1, 100), now())
-        .unwrap()
-        .base_offset;
+    let second = p.append(&batch(7, 0, 1, 100), now()).unwrap().base_offset;
     p.sync().unwrap();
     drop(p);
     assert_retries_are_duplicates(&dir, first, second);
@@ -144,14 +132,8 @@ fn a_snapshot_past_the_log_end_is_ignored_so_a_lost_batch_is_written_again() {
     use std::io::{Read, Seek, SeekFrom, Write};
     let dir = tmpdir("past-end");
     let mut p = Partition::create(&dir, &values()).unwrap();
-    let first = p
-        .append(&mut batch(7, 0, 0, 100), now())
-        .unwrap()
-        .base_offset;
-    let second = p
-        .append(&mut batch(7, 0, 1, 100), now())
-        .unwrap()
-        .base_offset;
+    let first = p.append(&batch(7, 0, 0, 100), now()).unwrap().base_offset;
+    let second = p.append(&batch(7, 0, 1, 100), now()).unwrap().base_offset;
     p.close().unwrap();
     // Seq 1 is lost: a byte of it garbled and, with no checkpoint to trust,
     // recovery cuts the log before it. The snapshot still remembers it.
@@ -172,9 +154,9 @@ fn a_snapshot_past_the_log_end_is_ignored_so_a_lost_batch_is_written_again() {
     drop(f);
     let (mut p, _) = Partition::open(&dir, &values()).unwrap();
     assert_eq!(p.log_end(), second, "recovery cut the garbled batch");
-    let a = p.append(&mut batch(7, 0, 0, 100), now()).unwrap();
+    let a = p.append(&batch(7, 0, 0, 100), now()).unwrap();
     assert_eq!((a.duplicate, a.base_offset), (true, first));
-    let b = p.append(&mut batch(7, 0, 1, 100), now()).unwrap();
+    let b = p.append(&batch(7, 0, 1, 100), now()).unwrap();
     assert_eq!(
         (b.duplicate, b.base_offset),
         (false, second),

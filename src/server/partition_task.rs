@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use event_listener::Event;
 use smol::Task;
 use smol::channel::{Receiver, Sender, bounded};
@@ -84,7 +85,7 @@ type AppendReply = Sender<Result<AppendOk, AppendFail>>;
 
 enum Cmd {
     Append {
-        batch: Vec<u8>,
+        batch: Bytes,
         wait_for_sync: bool,
         reply: AppendReply,
     },
@@ -119,11 +120,7 @@ fn gone() -> AppendFail {
 impl PartitionHandle {
     /// Appends one batch; with `wait_for_sync`, answers only once the batch is
     /// durable (fsync durability) or at once (replicated durability).
-    pub async fn append(
-        &self,
-        batch: Vec<u8>,
-        wait_for_sync: bool,
-    ) -> Result<AppendOk, AppendFail> {
+    pub async fn append(&self, batch: Bytes, wait_for_sync: bool) -> Result<AppendOk, AppendFail> {
         let (reply, rx) = bounded(1);
         self.tx
             .send(Cmd::Append {
@@ -275,7 +272,7 @@ fn core_fail(e: ProduceError) -> AppendFail {
 enum Job {
     Write {
         id: ReqId,
-        batch: Vec<u8>,
+        batch: Bytes,
     },
     Read {
         offset: i64,
@@ -303,9 +300,7 @@ fn run_jobs(
     let mut written = Vec::new();
     for job in jobs {
         match job {
-            Job::Write { id, mut batch } => {
-                written.push((id, part.append(&mut batch, now_wall_ms)))
-            }
+            Job::Write { id, batch } => written.push((id, part.append(&batch, now_wall_ms))),
             Job::Read {
                 offset,
                 max_bytes,

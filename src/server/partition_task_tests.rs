@@ -21,10 +21,10 @@ fn values(policy: RingFullPolicy) -> TopicValues {
     }
 }
 
-fn batch() -> Vec<u8> {
+fn batch() -> Bytes {
     let mut b = vec![0u8; 1061];
     build_test_batch(&mut b, 1000, 1, 5, 1).unwrap();
-    b
+    Bytes::from(b)
 }
 
 fn start(name: &str, v: &TopicValues) -> (PartitionHandle, std::path::PathBuf) {

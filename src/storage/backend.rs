@@ -59,6 +59,22 @@ pub trait Backend {
     fn read_at(&mut self, file: FileId, pos: u64, buf: &mut [u8]) -> Result<(), Self::Error>;
     /// Writes `data` to `file` at byte `pos`; not durable until `sync`.
     fn write_at(&mut self, file: FileId, pos: u64, data: &[u8]) -> Result<(), Self::Error>;
+    /// Writes `parts` back to back at byte `pos`, as one write where the
+    /// backend can (a batch's stamped prefix and the caller's bytes, without
+    /// copying them together first). Not durable until `sync`.
+    fn write_vectored_at(
+        &mut self,
+        file: FileId,
+        pos: u64,
+        parts: &[&[u8]],
+    ) -> Result<(), Self::Error> {
+        let mut at = pos;
+        for part in parts {
+            self.write_at(file, at, part)?;
+            at += part.len() as u64;
+        }
+        Ok(())
+    }
     /// Makes every earlier write to `file` durable.
     fn sync(&mut self, file: FileId) -> Result<(), Self::Error>;
     /// The preallocated size of `file` in bytes.

@@ -290,6 +290,18 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> RecordBatch<T> {
     }
 }
 
+/// Writes `base_offset` and `leader_epoch` into a batch's header, as the
+/// ring stores it (both lie outside the CRC). Tests use it to know the bytes
+/// an append stores; the ring itself stamps a copy of the prefix.
+pub fn stamp(batch: &mut [u8], base_offset: i64, leader_epoch: i32) {
+    if let Some(dst) = batch.get_mut(BASE_OFFSET) {
+        dst.copy_from_slice(&base_offset.to_be_bytes());
+    }
+    if let Some(dst) = batch.get_mut(LEADER_EPOCH) {
+        dst.copy_from_slice(&leader_epoch.to_be_bytes());
+    }
+}
+
 /// Builds a valid uncompressed v2 batch with `records_count` empty-ish
 /// records into `out` (for tests and benchmarks; no alloc). The records
 /// section is filled with `fill` bytes and is not record-structured, which the

@@ -21,7 +21,7 @@
 use heapless::Vec as HVec;
 
 use super::backend::{Backend, FileId};
-use super::batch::{BatchError, RecordBatch};
+use super::batch::{BASE_OFFSET, BatchError, LEADER_EPOCH, RecordBatch};
 use super::index::{self, IndexEntry, TimeEntry};
 pub use super::slot::{Hole, MAX_PENDING_QUARANTINES, Quarantine};
 pub(crate) use super::slot::{QuarantineLog, Slot};
@@ -283,11 +283,14 @@ impl<B: Backend> Ring<B> {
         self.slots.get_mut(n as usize).and_then(|s| s.as_mut())
     }
 
-    /// Validates `batch` (one RecordBatch v2, CRC checked), stamps its base
-    /// offset and leader epoch in place, and writes it. Allocation-free.
+    /// Validates `batch` (one RecordBatch v2, CRC checked) and writes it
+    /// with its base offset and leader epoch stamped. The caller's bytes are
+    /// not touched and not copied: the stamped 16-byte prefix (baseOffset,
+    /// batchLength, partitionLeaderEpoch, all outside the CRC) and the rest
+    /// go to the backend as one vectored write. Allocation-free.
     pub fn append(
         &mut self,
-        batch: &mut [u8],
+        batch: &[u8],
         leader_epoch: i32,
     ) -> Result<Appended, AppendError<B::Error>> {
         self.write_batch(batch, Some(leader_epoch))
@@ -297,8 +300,8 @@ impl<B: Backend> Ring<B> {
     /// partitionLeaderEpoch, and is refused unless its base offset is the
     /// next expected offset ([`Ring::next_offset`]). Allocation-free.
     /// The bytes are stored as given (nothing is stamped).
-    pub fn append_replica(&mut self, batch: &mut [u8]) -> Result<Appended, ReplicaError<B::Error>> {
-        let view = RecordBatch::new_checked(&*batch)
+    pub fn append_replica(&mut self, batch: &[u8]) -> Result<Appended, ReplicaError<B::Error>> {
+        let view = RecordBatch::new_checked(batch)
             .map_err(|e| ReplicaError::Append(AppendError::Invalid(e)))?;
         let got = view.header().base_offset;
         if u64::try_from(got).ok() != Some(self.next_offset) {
@@ -312,10 +315,10 @@ impl<B: Backend> Ring<B> {
 
     fn write_batch(
         &mut self,
-        batch: &mut [u8],
+        batch: &[u8],
         leader_epoch: Option<i32>,
     ) -> Result<Appended, AppendError<B::Error>> {
-        let mut view = RecordBatch::new_checked(&mut *batch).map_err(AppendError::Invalid)?;
+        let view = RecordBatch::new_checked(batch).map_err(AppendError::Invalid)?;
         let len = view.total_len();
         if len > self.cfg.segment_bytes as usize {
             return Err(AppendError::TooLarge {
@@ -342,16 +345,24 @@ impl<B: Backend> Ring<B> {
             self.roll()?;
         }
         let slot_no = *self.order.last().ok_or(AppendError::RingFull)?;
-        view.set_base_offset(base as i64);
-        if let Some(epoch) = leader_epoch {
-            view.set_partition_leader_epoch(epoch);
-        }
-        let h_epoch = view.header().partition_leader_epoch;
+        let bytes = view.as_bytes();
+        let (prefix, rest) = bytes.split_at(STAMPED_PREFIX.min(bytes.len()));
+        let mut head = [0u8; STAMPED_PREFIX];
+        head[..prefix.len()].copy_from_slice(prefix);
+        let mut stamped = RecordBatchPrefix(&mut head);
+        stamped.set(BASE_OFFSET, &(base as i64).to_be_bytes());
+        let h_epoch = match leader_epoch {
+            Some(epoch) => {
+                stamped.set(LEADER_EPOCH, &epoch.to_be_bytes());
+                epoch
+            }
+            None => h.partition_leader_epoch,
+        };
         let interval = self.cfg.index_interval;
         let s = self.slot(slot_no).ok_or(AppendError::RingFull)?.clone();
         let pos = s.size;
         self.backend
-            .write_at(FileId::log(slot_no), pos as u64, view.as_bytes())
+            .write_vectored_at(FileId::log(slot_no), pos as u64, &[&head, rest])
             .map_err(AppendError::Io)?;
         let max_ts = s.max_ts.max(h.max_timestamp);
         let add_entry = s.entries == 0 || pos.saturating_sub(s.last_index_pos) >= interval;
@@ -525,5 +536,20 @@ impl<B: Backend> Ring<B> {
         }
         let s = self.order.first().and_then(|&n| self.slot(n))?;
         Some((s.base, s.next, s.max_ts))
+    }
+}
+
+/// Bytes at the start of a batch the broker rewrites: baseOffset (0..8),
+/// batchLength (8..12), partitionLeaderEpoch (12..16); all before the CRC.
+const STAMPED_PREFIX: usize = 16;
+
+/// A copy of a batch's first [`STAMPED_PREFIX`] bytes being stamped.
+struct RecordBatchPrefix<'a>(&'a mut [u8; STAMPED_PREFIX]);
+
+impl RecordBatchPrefix<'_> {
+    fn set(&mut self, field: core::ops::Range<usize>, value: &[u8]) {
+        if let Some(dst) = self.0.get_mut(field) {
+            dst.copy_from_slice(value);
+        }
     }
 }
