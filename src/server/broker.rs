@@ -453,6 +453,7 @@ impl Broker {
 
 #[path = "broker_admin.rs"]
 mod admin;
+pub use admin::Created;
 
 #[cfg(test)]
 #[path = "broker_tests.rs"]

@@ -15,8 +15,23 @@ use super::{
     validate_topic_name,
 };
 use crate::log::partition::{Partition, ring_config};
-use crate::log::topic_config::{TopicConfig, TopicValues};
+use crate::log::topic_config::{RingShape, TopicConfig, TopicValues};
 use crate::protocol::error::ErrorCode;
+
+/// What a successful CreateTopics did.
+pub enum Created {
+    /// The topic was created and is visible.
+    Topic(Arc<Topic>),
+    /// `validate_only`: every check passed and nothing was created.
+    Validated,
+}
+
+/// A topic that passed the checks that need no lock.
+struct NewTopic {
+    count: u32,
+    config: TopicConfig,
+    shape: RingShape,
+}
 
 fn unknown_topic(name: &str) -> AdminError {
     AdminError::new(
@@ -119,7 +134,8 @@ impl Broker {
 
     /// Creates a topic: validates name, counts and configs, checks the
     /// node-wide ring cap, reserves every partition's ring, persists the
-    /// topic, and only then makes it visible.
+    /// topic, and only then makes it visible. With `validate_only` every
+    /// check runs and nothing is created: the answer is [`Created::Validated`].
     pub fn create_topic(
         self: &Arc<Self>,
         name: &str,
@@ -127,7 +143,24 @@ impl Broker {
         replication_factor: i16,
         configs: &[(String, String)],
         validate_only: bool,
-    ) -> Result<Arc<Topic>, AdminError> {
+    ) -> Result<Created, AdminError> {
+        let plan = self.plan_topic(name, partitions, replication_factor, configs)?;
+        let _admin = self.admin_lock();
+        self.check_new_topic(name, &plan)?;
+        if validate_only {
+            return Ok(Created::Validated);
+        }
+        self.create_planned(name, plan).map(Created::Topic)
+    }
+
+    /// The checks that need no lock: name, counts and configs.
+    fn plan_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &[(String, String)],
+    ) -> Result<NewTopic, AdminError> {
         validate_topic_name(name)?;
         let partitions = if partitions == -1 {
             self.config.num_partitions as i32
@@ -151,21 +184,38 @@ impl Broker {
                 format!("replication factor {rf} is larger than the 1 available broker"),
             ));
         }
-        let mut cfg = TopicConfig::with_overrides(&self.defaults, configs)?;
-        let shape = cfg.pin_shape();
-        let _admin = self.admin_lock();
+        let mut config = TopicConfig::with_overrides(&self.defaults, configs)?;
+        let shape = config.pin_shape();
+        Ok(NewTopic {
+            count: partitions as u32,
+            config,
+            shape,
+        })
+    }
+
+    /// The checks made under the admin lock: the name is free and the rings fit the cap.
+    fn check_new_topic(&self, name: &str, plan: &NewTopic) -> Result<(), AdminError> {
         if self.topic(name).is_some() {
             return Err(AdminError::new(
                 ErrorCode::TopicAlreadyExists,
                 format!("topic '{name}' already exists"),
             ));
         }
-        let count = partitions as u32;
-        let per = ring_config(cfg.values()).reserved_bytes();
-        self.check_cap(per * u64::from(count))?;
-        if validate_only {
-            return Err(AdminError::new(ErrorCode::None, ""));
-        }
+        let per = ring_config(plan.config.values()).reserved_bytes();
+        self.check_cap(per * u64::from(plan.count))
+    }
+
+    /// Reserves, persists and publishes a checked topic (admin lock held).
+    fn create_planned(
+        self: &Arc<Self>,
+        name: &str,
+        plan: NewTopic,
+    ) -> Result<Arc<Topic>, AdminError> {
+        let NewTopic {
+            count,
+            config: cfg,
+            shape,
+        } = plan;
         let parts = self.create_partition_dirs(name, 0..count, cfg.values())?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -197,7 +247,7 @@ impl Broker {
             partitions: RwLock::new(handles),
         });
         self.write_topics().insert(name.to_string(), topic.clone());
-        log::info!("created topic {name} with {partitions} partition(s)");
+        log::info!("created topic {name} with {count} partition(s)");
         Ok(topic)
     }
 
@@ -214,10 +264,14 @@ impl Broker {
         if !(allow && self.config.auto_create_topics_enable) {
             return Err(unknown_topic(name));
         }
-        match self.create_topic(name, -1, -1, &[], false) {
-            Err(e) if e.code == ErrorCode::TopicAlreadyExists => self.topic(name).ok_or(e),
-            other => other,
+        let plan = self.plan_topic(name, -1, -1, &[])?;
+        let _admin = self.admin_lock();
+        // Another connection may have created it since the first look.
+        if let Some(t) = self.topic(name) {
+            return Ok(t);
         }
+        self.check_new_topic(name, &plan)?;
+        self.create_planned(name, plan)
     }
 
     /// Deletes a topic: persists its removal, then stops its partition owners

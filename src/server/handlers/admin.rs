@@ -22,7 +22,7 @@ use kafka_protocol::messages::*;
 use super::metadata::{UNKNOWN_TOPIC_ID, sb, topic_name, wire_uuid};
 use crate::log::topic_config::TopicConfig;
 use crate::protocol::error::ErrorCode;
-use crate::server::broker::{AdminError, Broker};
+use crate::server::broker::{AdminError, Broker, Created};
 
 /// Names that appear more than once in one request (Kafka refuses all their entries).
 fn repeated<'a>(names: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
@@ -96,13 +96,13 @@ fn config_pairs<'a>(
 }
 
 /// What CreateTopics decided for one topic: (partitions, replication factor, config, id).
-type Created = (i32, i16, TopicConfig, Option<[u8; 16]>);
+type Outcome = (i32, i16, TopicConfig, Option<[u8; 16]>);
 
 fn create_one(
     b: &Arc<Broker>,
     t: &CreatableTopic,
     validate_only: bool,
-) -> Result<Created, AdminError> {
+) -> Result<Outcome, AdminError> {
     let name = t.name.0.as_str();
     let configs = config_pairs(
         t.configs
@@ -140,8 +140,8 @@ fn create_one(
     } else {
         rf
     };
-    match b.create_topic(name, partitions, rf, &configs, validate_only) {
-        Ok(topic) => {
+    match b.create_topic(name, partitions, rf, &configs, validate_only)? {
+        Created::Topic(topic) => {
             let cfg = topic
                 .config
                 .lock()
@@ -150,13 +150,12 @@ fn create_one(
             Ok((topic.partition_count() as i32, rf, cfg, Some(topic.id)))
         }
         // validate_only: every check passed and nothing was created.
-        Err(e) if e.code == ErrorCode::None => Ok((
+        Created::Validated => Ok((
             partitions,
             rf,
             TopicConfig::with_overrides(b.defaults(), &configs)?,
             None,
         )),
-        Err(e) => Err(e),
     }
 }
 

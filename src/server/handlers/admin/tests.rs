@@ -130,6 +130,47 @@ fn create_topics_reports_counts_and_configs_from_v5_and_validate_only_creates_no
 }
 
 #[test]
+fn validate_only_runs_every_check_answers_none_and_creates_nothing() {
+    let b = broker("admin-validate");
+    assert!(matches!(
+        b.create_topic("dry", 3, 1, &[], true),
+        Ok(Created::Validated)
+    ));
+    let resp = create(&b, 7, true, vec![creatable("dry", 3, &[])]);
+    let r = &resp.topics[0];
+    assert_eq!((r.error_code, r.num_partitions), (0, 3));
+    assert_eq!(
+        r.topic_id.as_bytes(),
+        &[0u8; 16],
+        "no topic id for a topic not created"
+    );
+    assert!(b.topic("dry").is_none(), "validate_only created the topic");
+    assert!(
+        (0..3).all(|p| !b.config.log_dir.join(format!("dry-{p}")).exists()),
+        "validate_only reserved partition directories"
+    );
+    // The checks still run: an existing name and a bad config are refused.
+    b.create_topic("t", 1, 1, &[], false).unwrap();
+    let resp = create(
+        &b,
+        7,
+        true,
+        vec![
+            creatable("t", 1, &[]),
+            creatable("bad", 1, &[("compression.type", "bogus")]),
+        ],
+    );
+    let codes: Vec<i16> = resp.topics.iter().map(|t| t.error_code).collect();
+    assert_eq!(
+        codes,
+        vec![
+            ErrorCode::TopicAlreadyExists.code(),
+            ErrorCode::InvalidConfig.code()
+        ]
+    );
+}
+
+#[test]
 fn create_topics_refuses_bad_configs_repeats_and_foreign_replicas_per_topic() {
     let b = broker("admin-refuse");
     let bad = creatable("bad", 1, &[("compression.type", "bogus")]);
