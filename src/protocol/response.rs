@@ -13,7 +13,7 @@ use bytes::{BufMut, BytesMut};
 use kafka_protocol::messages::api_versions_response::{ApiVersion, ApiVersionsResponse};
 use kafka_protocol::protocol::{Encodable, HeaderVersion};
 
-use super::error::ErrorCode;
+use super::error::{ErrorCode, NONE};
 use super::versions;
 
 /// kafka-protocol refused to encode a response (a value too long or a version it lacks).
@@ -80,7 +80,7 @@ pub fn api_versions_response(_version: i16) -> ApiVersionsResponse {
         })
         .collect();
     ApiVersionsResponse::default()
-        .with_error_code(ErrorCode::None.code())
+        .with_error_code(NONE)
         .with_api_keys(api_keys)
 }
 

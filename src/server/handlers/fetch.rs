@@ -21,7 +21,7 @@ use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
 
-use crate::protocol::error::ErrorCode;
+use crate::protocol::error::{ErrorCode, NONE};
 use crate::server::broker::Broker;
 
 /// Longest long poll pipit honours, whatever the client asks (Kafka has no
@@ -35,10 +35,10 @@ struct Want {
     max_bytes: u32,
 }
 
-fn empty_partition(index: i32, code: ErrorCode) -> PartitionData {
+fn empty_partition(index: i32, error_code: i16) -> PartitionData {
     let mut p = PartitionData::default();
     p.partition_index = index;
-    p.error_code = code.code();
+    p.error_code = error_code;
     p.high_watermark = -1;
     p.last_stable_offset = -1;
     p.log_start_offset = -1;
@@ -61,7 +61,7 @@ async fn read_all(
     for w in wants {
         if total >= max_total as usize {
             // Over budget: the rest are answered empty (no read, no copy).
-            let mut p = empty_partition(w.partition, ErrorCode::None);
+            let mut p = empty_partition(w.partition, NONE);
             if let Some(h) = broker
                 .topic(&w.topic)
                 .and_then(|t| t.partition(w.partition).ok())
@@ -84,7 +84,7 @@ async fn read_all(
         let data = match handle {
             Err(code) => {
                 any_error = true;
-                empty_partition(w.partition, code)
+                empty_partition(w.partition, code.code())
             }
             Ok(h) => {
                 // KIP-74: the first partition gets at least one whole batch
@@ -96,7 +96,7 @@ async fn read_all(
                     w.max_bytes.min(room)
                 };
                 if limit == 0 {
-                    let mut p = empty_partition(w.partition, ErrorCode::None);
+                    let mut p = empty_partition(w.partition, NONE);
                     p.high_watermark = h.high_watermark();
                     p.last_stable_offset = h.high_watermark();
                     p.log_start_offset = h.log_start();
@@ -105,7 +105,7 @@ async fn read_all(
                     match h.read(w.offset, limit).await {
                         Ok(r) => {
                             total += r.records.len();
-                            let mut p = empty_partition(w.partition, ErrorCode::None);
+                            let mut p = empty_partition(w.partition, NONE);
                             p.high_watermark = r.high_watermark;
                             p.last_stable_offset = r.high_watermark;
                             p.log_start_offset = r.log_start;
@@ -114,7 +114,7 @@ async fn read_all(
                         }
                         Err(code) => {
                             any_error = true;
-                            let mut p = empty_partition(w.partition, code);
+                            let mut p = empty_partition(w.partition, code.code());
                             p.high_watermark = h.high_watermark();
                             p.last_stable_offset = h.high_watermark();
                             p.log_start_offset = h.log_start();

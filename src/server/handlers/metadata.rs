@@ -18,6 +18,7 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::protocol::error::ErrorCode;
 use crate::server::broker::{Broker, Topic};
 
 /// Kafka's "authorized operations were not requested" (Integer.MIN_VALUE).
@@ -126,9 +127,8 @@ pub fn handle(b: &Arc<Broker>, v: i16, r: MetadataRequest) -> MetadataResponse {
     resp
 }
 
-/// Kafka's UNKNOWN_TOPIC_ID (100), for lookups by topic id. A wire constant here rather than an
-/// `ErrorCode` variant: only these handlers produce it.
-pub(super) const UNKNOWN_TOPIC_ID: i16 = 100;
+/// Kafka's UNKNOWN_TOPIC_ID, for lookups by topic id.
+pub(super) const UNKNOWN_TOPIC_ID: i16 = ErrorCode::UnknownTopicId.code();
 
 /// A topic id on the wire (kafka-protocol's Uuid, built without naming the uuid crate).
 pub(super) fn wire_uuid<U: TryFrom<Vec<u8>> + Default>(id: [u8; 16]) -> U {
