@@ -27,32 +27,8 @@ use crate::log::file_backend::FileBackend;
 use crate::log::partition::Partition;
 use crate::log::producer_ids::ProducerIds;
 use crate::log::state_file::StateFile;
-use crate::log::topic_config::{
-    BrokerDefaults, RingShape, TopicConfig, TopicConfigError, TopicValues,
-};
+use crate::log::topic_config::{BrokerDefaults, RingShape, TopicConfig, TopicValues};
 use crate::protocol::error::ErrorCode;
-
-/// A refused admin operation: the Kafka code and a message for the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdminError {
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-impl AdminError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        AdminError {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<TopicConfigError> for AdminError {
-    fn from(e: TopicConfigError) -> Self {
-        AdminError::new(ErrorCode::InvalidConfig, e.to_string())
-    }
-}
 
 /// What is persisted about a topic.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -243,10 +219,9 @@ pub fn validate_topic_name(name: &str) -> Result<(), AdminError> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
     if name.is_empty() || name.len() > 249 || name == "." || name == ".." || !ok_chars {
-        return Err(AdminError::new(
-            ErrorCode::InvalidTopicException,
-            format!("invalid topic name '{name}': use 1 to 249 of a-z A-Z 0-9 . _ - (not . or ..)"),
-        ));
+        return Err(AdminError::InvalidName {
+            name: name.to_string(),
+        });
     }
     Ok(())
 }
@@ -355,7 +330,10 @@ impl Broker {
         }
         if shapes_found {
             // Pin the shapes read from disk, so later default changes leave these topics alone.
-            broker.persist_change(None, None).map_err(|e| e.message)?;
+            broker.persist_change(None, None).map_err(|e| match e {
+                AdminError::MetadataWrite { error } => format!("writing topic metadata: {error}"),
+                other => format!("writing topic metadata: {other:?}"),
+            })?;
         }
         Ok(broker)
     }
@@ -450,6 +428,10 @@ impl Broker {
         }
     }
 }
+
+#[path = "admin_error.rs"]
+mod admin_error;
+pub use admin_error::AdminError;
 
 #[path = "broker_admin.rs"]
 mod admin;

@@ -16,7 +16,6 @@ use super::{
 };
 use crate::log::partition::{Partition, ring_config};
 use crate::log::topic_config::{RingShape, TopicConfig, TopicValues};
-use crate::protocol::error::ErrorCode;
 
 /// What a successful CreateTopics did.
 pub enum Created {
@@ -34,10 +33,9 @@ struct NewTopic {
 }
 
 fn unknown_topic(name: &str) -> AdminError {
-    AdminError::new(
-        ErrorCode::UnknownTopicOrPartition,
-        format!("unknown topic '{name}'"),
-    )
+    AdminError::UnknownTopic {
+        name: name.to_string(),
+    }
 }
 
 impl Broker {
@@ -62,12 +60,11 @@ impl Broker {
         topics.extend(replacement);
         topics.sort_by(|a, b| a.name.cmp(&b.name));
         let mut meta = self.meta.lock().unwrap_or_else(|e| e.into_inner());
-        meta.write(&MetaFile { topics }).map(|_| ()).map_err(|e| {
-            AdminError::new(
-                ErrorCode::KafkaStorageError,
-                format!("writing topic metadata: {e}"),
-            )
-        })
+        meta.write(&MetaFile { topics })
+            .map(|_| ())
+            .map_err(|e| AdminError::MetadataWrite {
+                error: e.to_string(),
+            })
     }
 
     /// Bytes all rings on this node reserve.
@@ -89,12 +86,12 @@ impl Broker {
         let (cap, how) = (self.ring_bytes_cap.bytes, &self.ring_bytes_cap.how);
         let used = self.reserved_ring_bytes();
         if cap > 0 && used.saturating_add(extra) > cap {
-            return Err(AdminError::new(
-                ErrorCode::PolicyViolation,
-                format!(
-                    "log.ring.bytes.max is {cap} bytes ({how}): {used} are reserved and this needs {extra} more"
-                ),
-            ));
+            return Err(AdminError::RingCap {
+                cap,
+                how: how.clone(),
+                used,
+                extra,
+            });
         }
         Ok(())
     }
@@ -118,10 +115,11 @@ impl Broker {
                 Err(e) => {
                     drop(made);
                     self.remove_partition_dirs(name, range);
-                    return Err(AdminError::new(
-                        ErrorCode::KafkaStorageError,
-                        format!("partition {name}-{p} could not be created: {e}"),
-                    ));
+                    return Err(AdminError::PartitionCreate {
+                        topic: name.to_string(),
+                        partition: p,
+                        error: e.to_string(),
+                    });
                 }
             }
         }
@@ -168,10 +166,7 @@ impl Broker {
             partitions
         };
         if !(1..=10_000).contains(&partitions) {
-            return Err(AdminError::new(
-                ErrorCode::InvalidPartitions,
-                format!("partitions must be between 1 and 10000, got {partitions}"),
-            ));
+            return Err(AdminError::InvalidPartitions { got: partitions });
         }
         let rf = if replication_factor == -1 {
             self.config.default_replication_factor as i16
@@ -179,10 +174,7 @@ impl Broker {
             replication_factor
         };
         if rf != 1 {
-            return Err(AdminError::new(
-                ErrorCode::InvalidReplicationFactor,
-                format!("replication factor {rf} is larger than the 1 available broker"),
-            ));
+            return Err(AdminError::ReplicationFactor { got: rf });
         }
         let mut config = TopicConfig::with_overrides(&self.defaults, configs)?;
         let shape = config.pin_shape();
@@ -196,10 +188,9 @@ impl Broker {
     /// The checks made under the admin lock: the name is free and the rings fit the cap.
     fn check_new_topic(&self, name: &str, plan: &NewTopic) -> Result<(), AdminError> {
         if self.topic(name).is_some() {
-            return Err(AdminError::new(
-                ErrorCode::TopicAlreadyExists,
-                format!("topic '{name}' already exists"),
-            ));
+            return Err(AdminError::AlreadyExists {
+                name: name.to_string(),
+            });
         }
         let per = ring_config(plan.config.values()).reserved_bytes();
         self.check_cap(per * u64::from(plan.count))
@@ -307,18 +298,17 @@ impl Broker {
         let topic = self.topic(name).ok_or_else(|| unknown_topic(name))?;
         let have = topic.partition_count() as i32;
         if total <= have || total > 10_000 {
-            return Err(AdminError::new(
-                ErrorCode::InvalidPartitions,
-                format!(
-                    "topic '{name}' has {have} partitions; the new count must be larger (and at most 10000), got {total}"
-                ),
-            ));
+            return Err(AdminError::CannotGrow {
+                name: name.to_string(),
+                have,
+                got: total,
+            });
         }
         let values = topic
             .config
             .lock()
             .map(|c| c.values().clone())
-            .map_err(|_| AdminError::new(ErrorCode::UnknownServerError, "config lock"))?;
+            .map_err(|_| AdminError::ConfigLock)?;
         self.check_cap(ring_config(&values).reserved_bytes() * (total - have) as u64)?;
         if validate_only {
             return Ok(());
@@ -357,15 +347,12 @@ impl Broker {
         let current = topic
             .config
             .lock()
-            .map_err(|_| AdminError::new(ErrorCode::UnknownServerError, "config lock"))?
+            .map_err(|_| AdminError::ConfigLock)?
             .clone();
         let mut next = current.clone();
         apply(&mut next)?;
         if current.shape() != next.shape() {
-            return Err(AdminError::new(
-                ErrorCode::InvalidConfig,
-                "segment.bytes, ring.segments and index.interval.bytes are fixed when a topic's rings are reserved; create a new topic to change them",
-            ));
+            return Err(AdminError::ShapeFixed);
         }
         if validate_only {
             return Ok(());

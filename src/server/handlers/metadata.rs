@@ -18,6 +18,7 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
+use super::admin_error_reply;
 use crate::protocol::error::ErrorCode;
 use crate::server::broker::{Broker, Topic};
 
@@ -101,7 +102,7 @@ pub fn handle(b: &Arc<Broker>, v: i16, r: MetadataRequest) -> MetadataResponse {
             .map(|w| match w {
                 Wanted::Name(name) => match b.get_or_auto_create(&name, allow) {
                     Ok(t) => describe_topic(me, &t, ops),
-                    Err(e) => topic_error(Some(name), [0; 16], e.code.code()),
+                    Err(e) => topic_error(Some(name), [0; 16], admin_error_reply(&e).0.code()),
                 },
                 Wanted::Id(id) => match b.topics().into_iter().find(|t| t.id == id) {
                     Some(t) => describe_topic(me, &t, ops),

@@ -7,6 +7,7 @@ use kafka_protocol::messages::create_topics_request::{
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 
 use super::*;
+use crate::protocol::error::ErrorCode;
 
 #[test]
 fn names_given_twice_are_found() {
@@ -26,7 +27,8 @@ fn assignments_on_this_broker_give_the_partition_count() {
 
 #[test]
 fn assignments_naming_other_brokers_or_gaps_are_invalid() {
-    let code = |a: &[(i32, Vec<i32>)]| assignment_partitions(0, a).map_err(|e| e.code);
+    let code =
+        |a: &[(i32, Vec<i32>)]| assignment_partitions(0, a).map_err(|e| admin_error_reply(&e).0);
     assert_eq!(
         code(&[(0, vec![1])]),
         Err(ErrorCode::InvalidReplicaAssignment)
@@ -54,8 +56,8 @@ fn assignments_naming_other_brokers_or_gaps_are_invalid() {
 fn null_config_values_are_refused() {
     let ok = config_pairs([("retention.ms", Some("5"))]);
     assert_eq!(ok, Ok(vec![("retention.ms".to_string(), "5".to_string())]));
-    let err =
-        config_pairs([("retention.ms", Some("5")), ("segment.bytes", None)]).map_err(|e| e.code);
+    let err = config_pairs([("retention.ms", Some("5")), ("segment.bytes", None)])
+        .map_err(|e| admin_error_reply(&e).0);
     assert_eq!(err, Err(ErrorCode::InvalidConfig));
 }
 
