@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use event_listener::Event;
+use event_listener::{Event, EventListener};
 use serde::{Deserialize, Serialize};
 
 use super::config::{BrokerConfig, Listener};
@@ -156,9 +156,8 @@ pub struct Broker {
     defaults: BrokerDefaults,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     meta: Mutex<StateFile<MetaFile>>,
-    /// Fires whenever any partition's high watermark or log start moves
-    /// (wakes long-polling fetches).
-    pub data_changed: Arc<Event>,
+    /// Fires once, when shutdown begins (ends long polls, stops connections reading).
+    shutdown: Event,
     shutting_down: AtomicBool,
     /// Idempotent producer ids handed out, and their epochs.
     producer_ids: Mutex<ProducerIds>,
@@ -265,7 +264,7 @@ impl Broker {
             defaults,
             topics: RwLock::new(BTreeMap::new()),
             meta: Mutex::new(meta),
-            data_changed: Arc::new(Event::new()),
+            shutdown: Event::new(),
             shutting_down: AtomicBool::new(false),
             producer_ids: Mutex::new(producer_ids),
             config,
@@ -381,14 +380,31 @@ impl Broker {
         p: u32,
     ) -> PartitionHandle {
         let name = format!("{topic}-{p}");
-        partition_task::spawn(part, values, self.data_changed.clone(), name)
+        partition_task::spawn(part, values, name)
     }
 
     /// Marks the broker as stopping: long polls return, connections stop
     /// reading new requests.
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
-        self.data_changed.notify(usize::MAX);
+        self.shutdown.notify(usize::MAX);
+    }
+
+    /// A listener that fires when shutdown begins; take it, then check
+    /// [`Self::is_shutting_down`], so a shutdown between the two is not missed.
+    pub fn shutdown_listener(&self) -> EventListener {
+        self.shutdown.listen()
+    }
+
+    /// Returns once shutdown has begun.
+    pub async fn shutdown_begun(&self) {
+        while !self.is_shutting_down() {
+            let l = self.shutdown_listener();
+            if self.is_shutting_down() {
+                break;
+            }
+            l.await;
+        }
     }
 
     pub fn is_shutting_down(&self) -> bool {
