@@ -13,6 +13,7 @@ pub mod guard;
 pub mod records;
 pub mod request;
 pub mod response;
+pub mod schema_model;
 mod schemas;
 pub mod unsupported;
 pub mod versions;
