@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{MetadataRequest, MetadataResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
@@ -20,7 +21,7 @@ use super::config::ClientConfig;
 use super::conn::{ClientError, Conn};
 
 /// Kafka's UNKNOWN_TOPIC_OR_PARTITION.
-pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = ResponseError::UnknownTopicOrPartition.code();
 
 /// One partition as Metadata describes it.
 #[derive(Debug, Clone, PartialEq)]

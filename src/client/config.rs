@@ -4,13 +4,14 @@
 //! `--producer-property`, `--producer-props`, `--command-config FILE` and friends,
 //! checks each value (the error names the property, the value and what is allowed)
 //! and fills defaults. Unknown keys are not fatal: like Kafka's clients, they come
-//! back as warnings. [`parse_properties`] reads Java-properties text (the subset
-//! Kafka's tools' config files use: `k=v` or `k: v`, `#`/`!` comments).
+//! back as warnings. [`read_properties_file`] reads a tool's config file with the
+//! broker's Java `Properties.load` parser (`protocol::properties`).
 
 use std::time::Duration;
 
 use super::compression::Compression;
 use super::conn::ClientError;
+use crate::protocol::properties::parse_properties;
 
 /// Every setting the client understands, with Kafka's defaults unless noted.
 #[derive(Debug, Clone, PartialEq)]
@@ -228,36 +229,14 @@ pub fn parse_kv(text: &str) -> Result<(String, String), ClientError> {
     }
 }
 
-/// Parses Java-properties text: `k=v` or `k: v` lines, `#`/`!` comments, blank lines.
-pub fn parse_properties(text: &str) -> Result<Vec<(String, String)>, ClientError> {
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
-            continue;
-        }
-        let split = line.find(['=', ':']);
-        match split {
-            Some(i) if i > 0 => out.push((
-                line[..i].trim().to_string(),
-                line[i + 1..].trim().to_string(),
-            )),
-            _ => {
-                return Err(ClientError::Config(format!(
-                    "line {}: '{line}' is not key=value",
-                    n + 1
-                )));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Reads a properties file (`--command-config`, `--producer.config`, `--consumer.config`).
+/// Reads a properties file (`--command-config`, `--producer.config`, `--consumer.config`)
+/// as Java's `Properties.load` does: `k=v`, `k: v` or `k v`, continuation lines and
+/// escapes; a line with no separator is a key with an empty value (Java accepts it too),
+/// which [`ClientConfig::from_props`] then checks like any other value.
 pub fn read_properties_file(path: &str) -> Result<Vec<(String, String)>, ClientError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ClientError::Config(format!("cannot read config file {path}: {e}")))?;
-    parse_properties(&text).map_err(|e| ClientError::Config(format!("{path}: {e}")))
+    Ok(parse_properties(&text))
 }
 
 #[cfg(test)]
@@ -337,10 +316,26 @@ mod tests {
     }
 
     #[test]
-    fn properties_text_is_parsed() {
-        let p = parse_properties("# c\n\nacks = all\nclient.id: x\n! also comment\n").expect("ok");
-        assert_eq!(p, props(&[("acks", "all"), ("client.id", "x")]));
-        assert!(parse_properties("novalue\n").is_err());
+    fn tool_config_files_are_read_with_javas_properties_syntax() {
+        let path = std::env::temp_dir().join(format!("pipit-client-props-{}", std::process::id()));
+        let text = "# c\n\nacks = all\nclient.id: x\n! also comment\n\
+            bootstrap.servers localhost:9092\nlinger.ms=\\\n   5\ncompression.type\n";
+        std::fs::write(&path, text).unwrap();
+        let p = read_properties_file(path.to_str().unwrap()).expect("Java accepts every line");
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(
+            p,
+            props(&[
+                ("acks", "all"),
+                ("client.id", "x"),
+                ("bootstrap.servers", "localhost:9092"),
+                ("linger.ms", "5"),
+                ("compression.type", ""),
+            ])
+        );
+        // A key without a value is then checked like any value, naming the key.
+        let e = ClientConfig::from_props(&p).unwrap_err().to_string();
+        assert!(e.contains("compression.type"), "{e}");
         assert_eq!(parse_kv("a=b=c").ok(), Some(("a".into(), "b=c".into())));
     }
 }

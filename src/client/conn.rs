@@ -23,6 +23,7 @@ use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::TcpStream;
 
 use super::produce_frame;
+use crate::protocol::guard::{GuardError, Reader};
 
 /// Largest response frame accepted (Kafka's fetch.max.bytes default is 50 MiB).
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
@@ -446,15 +447,20 @@ pub(super) async fn read_frame(stream: &mut TcpStream, addr: &str) -> Result<Vec
     Ok(body)
 }
 
-/// Checks the correlation id and strips the response header.
+/// Checks the correlation id and strips the response header, read with the protocol
+/// layer's bounds-checked reader (the same one that parses request headers).
 fn response_body(
     addr: &str,
     raw: Vec<u8>,
     correlation_id: i32,
     response_header_version: i16,
 ) -> Result<bytes::Bytes, ClientError> {
-    let mut body = bytes::Bytes::from(raw);
-    let got = body.get_i32();
+    let bad = |e: GuardError| ClientError::Protocol {
+        addr: addr.to_string(),
+        message: format!("bad response header: {e}"),
+    };
+    let mut r = Reader::new(&raw);
+    let got = r.i32().map_err(bad)?;
     if got != correlation_id {
         return Err(ClientError::Protocol {
             addr: addr.to_string(),
@@ -463,41 +469,12 @@ fn response_body(
     }
     if response_header_version >= 1 {
         // Tagged fields of the flexible response header.
-        skip_tagged_fields(&mut body).map_err(|m| ClientError::Protocol {
-            addr: addr.to_string(),
-            message: m,
-        })?;
+        r.skip_tagged_fields().map_err(bad)?;
     }
+    let start = r.pos();
+    let mut body = bytes::Bytes::from(raw);
+    body.advance(start);
     Ok(body)
-}
-
-/// Skips a tagged-field section (unsigned varint count, then key/len/bytes triples).
-fn skip_tagged_fields(buf: &mut bytes::Bytes) -> Result<(), String> {
-    let count = read_uvarint(buf)?;
-    for _ in 0..count.min(1024) {
-        let _tag = read_uvarint(buf)?;
-        let len = read_uvarint(buf)? as usize;
-        if len > buf.remaining() {
-            return Err("tagged field longer than the frame".into());
-        }
-        buf.advance(len);
-    }
-    Ok(())
-}
-
-fn read_uvarint(buf: &mut bytes::Bytes) -> Result<u32, String> {
-    let mut value = 0u32;
-    for shift in (0..35).step_by(7) {
-        if !buf.has_remaining() {
-            return Err("truncated varint".into());
-        }
-        let b = buf.get_u8();
-        value |= u32::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err("varint too long".into())
 }
 
 fn decode_body<T: Decodable>(
@@ -555,9 +532,27 @@ mod tests {
     }
 
     #[test]
-    fn tagged_fields_are_skipped() {
-        let mut b = bytes::Bytes::from_static(&[2, 0, 1, 9, 1, 2, 7, 8, 42]);
-        skip_tagged_fields(&mut b).expect("skip");
-        assert_eq!(&b[..], &[42]);
+    fn response_headers_are_checked_and_their_tagged_fields_skipped() {
+        let corr = 7i32.to_be_bytes();
+        let flexible = [&corr[..], &[2, 0, 1, 9, 1, 2, 7, 8, 42]].concat();
+        let body = response_body("a", flexible.clone(), 7, 1).expect("valid");
+        assert_eq!(&body[..], &[42]);
+        let body = response_body("a", flexible.clone(), 7, 0).expect("valid");
+        assert_eq!(
+            body.len(),
+            flexible.len() - 4,
+            "header v0 has no tagged fields"
+        );
+        let wrong = response_body("a", flexible, 8, 1);
+        assert!(matches!(wrong, Err(ClientError::Protocol { .. })));
+        let cut = [&corr[..], &[2, 0, 1]].concat();
+        assert!(matches!(
+            response_body("a", cut, 7, 1),
+            Err(ClientError::Protocol { .. })
+        ));
+        assert!(matches!(
+            response_body("a", vec![0, 0], 7, 0),
+            Err(ClientError::Protocol { .. })
+        ));
     }
 }

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{BrokerId, FetchRequest, ListOffsetsRequest, TopicName};
@@ -22,7 +23,7 @@ use super::conn::{ClientError, with_timeout};
 use super::records::{ConsumerRecord, decode_batches};
 
 /// Kafka's OFFSET_OUT_OF_RANGE error code.
-const OFFSET_OUT_OF_RANGE: i16 = 1;
+const OFFSET_OUT_OF_RANGE: i16 = ResponseError::OffsetOutOfRange.code();
 /// Cap on one batch's decompressed size (decompression-bomb guard).
 const MAX_DECOMPRESSED: usize = 256 * 1024 * 1024;
 

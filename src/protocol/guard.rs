@@ -3,7 +3,7 @@
 //! kafka-protocol 0.18.0 reserves `Vec::with_capacity(n)` and `vec![0; n]` with `n` taken
 //! straight off the wire, so a 19-byte request can ask for a 154 GB allocation and abort
 //! the process. [`check_request`] walks a body exactly as the decoder would, field by field
-//! from the generated table in `schemas.rs`, and accepts it only if every array count,
+//! from the generated table in `schemas.rs` (its types in `schema_model.rs`), and accepts it only if every array count,
 //! string length and bytes length fits in the bytes that remain (an array needs
 //! `count × minimum element size` bytes, the minimum never taken below 1), every varint is
 //! well formed (at most 5 bytes, fits a u32), no non-nullable length is negative, and every
@@ -11,79 +11,8 @@
 //! decoder's allocations are bounded by a small multiple of the body length; the walk itself
 //! never allocates, never panics and does work linear in the body length.
 
+use super::schema_model::{FieldSchema, NO, T};
 use super::schemas::{MESSAGES, STRUCTS};
-
-/// Open upper end of a version range ("3+").
-pub const MAX: i16 = i16::MAX;
-
-/// An inclusive version range; `NO` is empty.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct V(pub i16, pub i16);
-
-/// The empty version range ("none").
-pub const NO: V = V(1, 0);
-
-impl V {
-    /// Whether `version` lies in the range.
-    pub const fn contains(self, version: i16) -> bool {
-        self.0 <= version && version <= self.1
-    }
-}
-
-/// The wire type of one field (or of one array element).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum T {
-    Bool,
-    Int8,
-    Int16,
-    Uint16,
-    Int32,
-    Uint32,
-    Int64,
-    Float64,
-    Uuid,
-    /// string / compact string
-    Str,
-    /// bytes / compact bytes
-    Bytes,
-    /// a record set: length-prefixed bytes whose content is not walked here
-    Records,
-    /// index into `STRUCTS`
-    Struct(u16),
-}
-
-/// One field of a generated schema.
-#[derive(Clone, Copy, Debug)]
-pub struct FieldSchema {
-    pub ty: T,
-    pub array: bool,
-    pub versions: V,
-    pub nullable: V,
-    pub tagged: V,
-    pub tag: u32,
-}
-
-/// Terse constructor used by the generated table.
-pub const fn f(ty: T, array: bool, versions: V, nullable: V, tagged: V, tag: u32) -> FieldSchema {
-    FieldSchema {
-        ty,
-        array,
-        versions,
-        nullable,
-        tagged,
-        tag,
-    }
-}
-
-/// One request message: its API key, valid and flexible versions, and root struct.
-#[derive(Clone, Copy, Debug)]
-pub struct MessageSchema {
-    pub api_key: i16,
-    pub name: &'static str,
-    pub valid: V,
-    pub flexible: V,
-    pub root: u16,
-}
 
 /// Why a request was refused; `at` is a byte offset into the walked buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

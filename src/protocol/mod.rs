@@ -3,16 +3,19 @@
 //! It owns the request guard (no request reaches kafka-protocol's decoder before its
 //! lengths are proven to fit, see `guard`), pipit's advertised version table, the
 //! request enum the server dispatches on, response framing and Kafka error codes, and
-//! the record-batch builder, reader and codecs (`records`) the broker and client share.
+//! the record-batch builder, reader and codecs (`records`) the broker and client share,
+//! and the Java `.properties` syntax (`properties`) the broker's config and the tools read.
 //! Nothing here touches sockets or files; the server feeds frames in and writes the
 //! returned bytes out.
 
 pub mod error;
 pub mod frame;
 pub mod guard;
+pub mod properties;
 pub mod records;
 pub mod request;
 pub mod response;
+pub mod schema_model;
 mod schemas;
 pub mod unsupported;
 pub mod versions;

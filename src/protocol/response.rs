@@ -1,4 +1,5 @@
-//! Response framing: size prefix + response header + body, into a `BytesMut`.
+//! Response framing: size prefix + response header + body, into a `BytesMut` sized once
+//! from kafka-protocol's `compute_size` (a large Fetch response never grows its buffer).
 //!
 //! The response header version comes from kafka-protocol's `HeaderVersion` for the
 //! response type: v0 is the correlation id alone, v1 adds an (empty) tagged-field section
@@ -13,7 +14,7 @@ use bytes::{BufMut, BytesMut};
 use kafka_protocol::messages::api_versions_response::{ApiVersion, ApiVersionsResponse};
 use kafka_protocol::protocol::{Encodable, HeaderVersion};
 
-use super::error::ErrorCode;
+use super::error::{ErrorCode, NONE};
 use super::versions;
 
 /// kafka-protocol refused to encode a response (a value too long or a version it lacks).
@@ -28,15 +29,37 @@ impl core::fmt::Display for EncodeError {
 
 impl std::error::Error for EncodeError {}
 
-/// Appends one whole response frame (size prefix included) for `body` at `version`.
+/// Bytes of a response frame's size prefix and header (correlation id, and the empty
+/// tagged-field section of header v1).
+fn prefix_and_header_len(header_version: i16) -> usize {
+    if header_version >= 1 { 9 } else { 8 }
+}
+
+/// Appends one whole response frame (size prefix included) for `body` at `version`,
+/// reserving its exact size first (kafka-protocol's `compute_size`), so a buffer with no
+/// spare room grows once, not by doublings while the records are copied in.
 pub fn encode_response_into<R: Encodable + HeaderVersion>(
     out: &mut BytesMut,
     correlation_id: i32,
     version: i16,
     body: &R,
 ) -> Result<(), EncodeError> {
-    let start = out.len();
     let header_version = R::header_version(version);
+    let body_size = body
+        .compute_size(version)
+        .map_err(|e| EncodeError(e.to_string()))?;
+    out.reserve(prefix_and_header_len(header_version) + body_size);
+    write_frame(out, correlation_id, version, header_version, body)
+}
+
+fn write_frame<R: Encodable>(
+    out: &mut BytesMut,
+    correlation_id: i32,
+    version: i16,
+    header_version: i16,
+    body: &R,
+) -> Result<(), EncodeError> {
+    let start = out.len();
     out.put_i32(0); // size, patched below
     out.put_i32(correlation_id);
     if header_version >= 1 {
@@ -57,14 +80,19 @@ pub fn encode_response_into<R: Encodable + HeaderVersion>(
     Ok(())
 }
 
-/// Encodes one whole response frame (size prefix included) into a new buffer.
+/// Encodes one whole response frame (size prefix included) into a new buffer allocated
+/// once at the frame's final size.
 pub fn encode_response<R: Encodable + HeaderVersion>(
     correlation_id: i32,
     version: i16,
     body: &R,
 ) -> Result<BytesMut, EncodeError> {
-    let mut out = BytesMut::new();
-    encode_response_into(&mut out, correlation_id, version, body)?;
+    let header_version = R::header_version(version);
+    let body_size = body
+        .compute_size(version)
+        .map_err(|e| EncodeError(e.to_string()))?;
+    let mut out = BytesMut::with_capacity(prefix_and_header_len(header_version) + body_size);
+    write_frame(&mut out, correlation_id, version, header_version, body)?;
     Ok(out)
 }
 
@@ -80,7 +108,7 @@ pub fn api_versions_response(_version: i16) -> ApiVersionsResponse {
         })
         .collect();
     ApiVersionsResponse::default()
-        .with_error_code(ErrorCode::None.code())
+        .with_error_code(NONE)
         .with_api_keys(api_keys)
 }
 
@@ -156,5 +184,29 @@ mod tests {
         assert!(body_v9.is_ok());
         let body_v8 = MetadataResponse::decode(&mut bytes::Bytes::copy_from_slice(&v8[8..]), 8);
         assert!(body_v8.is_ok());
+    }
+
+    #[test]
+    fn a_large_fetch_response_is_allocated_once_at_its_final_size() {
+        use kafka_protocol::messages::FetchResponse;
+        use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+        let partitions = (0..8)
+            .map(|i| {
+                PartitionData::default()
+                    .with_partition_index(i)
+                    .with_records(Some(bytes::Bytes::from(vec![7u8; 300_000])))
+            })
+            .collect();
+        let topic = FetchableTopicResponse::default()
+            .with_topic(kafka_protocol::messages::TopicName(
+                kafka_protocol::protocol::StrBytes::from_static_str("t"),
+            ))
+            .with_partitions(partitions);
+        let resp = FetchResponse::default().with_responses(vec![topic]);
+        for v in [4, 11, 12] {
+            let frame = encode_response(3, v, &resp).expect("encodes");
+            assert!(frame.len() > 8 * 300_000, "v{v}");
+            assert_eq!(frame.capacity(), frame.len(), "v{v}: the buffer grew");
+        }
     }
 }

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use event_listener::Event;
+use event_listener::{Event, EventListener};
 use serde::{Deserialize, Serialize};
 
 use super::config::{BrokerConfig, Listener};
@@ -27,32 +27,8 @@ use crate::log::file_backend::FileBackend;
 use crate::log::partition::Partition;
 use crate::log::producer_ids::ProducerIds;
 use crate::log::state_file::StateFile;
-use crate::log::topic_config::{
-    BrokerDefaults, RingShape, TopicConfig, TopicConfigError, TopicValues,
-};
+use crate::log::topic_config::{BrokerDefaults, RingShape, TopicConfig, TopicValues};
 use crate::protocol::error::ErrorCode;
-
-/// A refused admin operation: the Kafka code and a message for the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdminError {
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-impl AdminError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        AdminError {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<TopicConfigError> for AdminError {
-    fn from(e: TopicConfigError) -> Self {
-        AdminError::new(ErrorCode::InvalidConfig, e.to_string())
-    }
-}
 
 /// What is persisted about a topic.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -180,9 +156,8 @@ pub struct Broker {
     defaults: BrokerDefaults,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     meta: Mutex<StateFile<MetaFile>>,
-    /// Fires whenever any partition's high watermark or log start moves
-    /// (wakes long-polling fetches).
-    pub data_changed: Arc<Event>,
+    /// Fires once, when shutdown begins (ends long polls, stops connections reading).
+    shutdown: Event,
     shutting_down: AtomicBool,
     /// Idempotent producer ids handed out, and their epochs.
     producer_ids: Mutex<ProducerIds>,
@@ -243,10 +218,9 @@ pub fn validate_topic_name(name: &str) -> Result<(), AdminError> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
     if name.is_empty() || name.len() > 249 || name == "." || name == ".." || !ok_chars {
-        return Err(AdminError::new(
-            ErrorCode::InvalidTopicException,
-            format!("invalid topic name '{name}': use 1 to 249 of a-z A-Z 0-9 . _ - (not . or ..)"),
-        ));
+        return Err(AdminError::InvalidName {
+            name: name.to_string(),
+        });
     }
     Ok(())
 }
@@ -290,7 +264,7 @@ impl Broker {
             defaults,
             topics: RwLock::new(BTreeMap::new()),
             meta: Mutex::new(meta),
-            data_changed: Arc::new(Event::new()),
+            shutdown: Event::new(),
             shutting_down: AtomicBool::new(false),
             producer_ids: Mutex::new(producer_ids),
             config,
@@ -355,7 +329,10 @@ impl Broker {
         }
         if shapes_found {
             // Pin the shapes read from disk, so later default changes leave these topics alone.
-            broker.persist_change(None, None).map_err(|e| e.message)?;
+            broker.persist_change(None, None).map_err(|e| match e {
+                AdminError::MetadataWrite { error } => format!("writing topic metadata: {error}"),
+                other => format!("writing topic metadata: {other:?}"),
+            })?;
         }
         Ok(broker)
     }
@@ -403,14 +380,31 @@ impl Broker {
         p: u32,
     ) -> PartitionHandle {
         let name = format!("{topic}-{p}");
-        partition_task::spawn(part, values, self.data_changed.clone(), name)
+        partition_task::spawn(part, values, name)
     }
 
     /// Marks the broker as stopping: long polls return, connections stop
     /// reading new requests.
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
-        self.data_changed.notify(usize::MAX);
+        self.shutdown.notify(usize::MAX);
+    }
+
+    /// A listener that fires when shutdown begins; take it, then check
+    /// [`Self::is_shutting_down`], so a shutdown between the two is not missed.
+    pub fn shutdown_listener(&self) -> EventListener {
+        self.shutdown.listen()
+    }
+
+    /// Returns once shutdown has begun.
+    pub async fn shutdown_begun(&self) {
+        while !self.is_shutting_down() {
+            let l = self.shutdown_listener();
+            if self.is_shutting_down() {
+                break;
+            }
+            l.await;
+        }
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -451,8 +445,13 @@ impl Broker {
     }
 }
 
+#[path = "admin_error.rs"]
+mod admin_error;
+pub use admin_error::AdminError;
+
 #[path = "broker_admin.rs"]
 mod admin;
+pub use admin::Created;
 
 #[cfg(test)]
 #[path = "broker_tests.rs"]

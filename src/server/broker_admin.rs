@@ -15,14 +15,27 @@ use super::{
     validate_topic_name,
 };
 use crate::log::partition::{Partition, ring_config};
-use crate::log::topic_config::{TopicConfig, TopicValues};
-use crate::protocol::error::ErrorCode;
+use crate::log::topic_config::{RingShape, TopicConfig, TopicValues};
+
+/// What a successful CreateTopics did.
+pub enum Created {
+    /// The topic was created and is visible.
+    Topic(Arc<Topic>),
+    /// `validate_only`: every check passed and nothing was created.
+    Validated,
+}
+
+/// A topic that passed the checks that need no lock.
+struct NewTopic {
+    count: u32,
+    config: TopicConfig,
+    shape: RingShape,
+}
 
 fn unknown_topic(name: &str) -> AdminError {
-    AdminError::new(
-        ErrorCode::UnknownTopicOrPartition,
-        format!("unknown topic '{name}'"),
-    )
+    AdminError::UnknownTopic {
+        name: name.to_string(),
+    }
 }
 
 impl Broker {
@@ -47,12 +60,11 @@ impl Broker {
         topics.extend(replacement);
         topics.sort_by(|a, b| a.name.cmp(&b.name));
         let mut meta = self.meta.lock().unwrap_or_else(|e| e.into_inner());
-        meta.write(&MetaFile { topics }).map(|_| ()).map_err(|e| {
-            AdminError::new(
-                ErrorCode::KafkaStorageError,
-                format!("writing topic metadata: {e}"),
-            )
-        })
+        meta.write(&MetaFile { topics })
+            .map(|_| ())
+            .map_err(|e| AdminError::MetadataWrite {
+                error: e.to_string(),
+            })
     }
 
     /// Bytes all rings on this node reserve.
@@ -74,12 +86,12 @@ impl Broker {
         let (cap, how) = (self.ring_bytes_cap.bytes, &self.ring_bytes_cap.how);
         let used = self.reserved_ring_bytes();
         if cap > 0 && used.saturating_add(extra) > cap {
-            return Err(AdminError::new(
-                ErrorCode::PolicyViolation,
-                format!(
-                    "log.ring.bytes.max is {cap} bytes ({how}): {used} are reserved and this needs {extra} more"
-                ),
-            ));
+            return Err(AdminError::RingCap {
+                cap,
+                how: how.clone(),
+                used,
+                extra,
+            });
         }
         Ok(())
     }
@@ -103,10 +115,11 @@ impl Broker {
                 Err(e) => {
                     drop(made);
                     self.remove_partition_dirs(name, range);
-                    return Err(AdminError::new(
-                        ErrorCode::KafkaStorageError,
-                        format!("partition {name}-{p} could not be created: {e}"),
-                    ));
+                    return Err(AdminError::PartitionCreate {
+                        topic: name.to_string(),
+                        partition: p,
+                        error: e.to_string(),
+                    });
                 }
             }
         }
@@ -119,7 +132,8 @@ impl Broker {
 
     /// Creates a topic: validates name, counts and configs, checks the
     /// node-wide ring cap, reserves every partition's ring, persists the
-    /// topic, and only then makes it visible.
+    /// topic, and only then makes it visible. With `validate_only` every
+    /// check runs and nothing is created: the answer is [`Created::Validated`].
     pub fn create_topic(
         self: &Arc<Self>,
         name: &str,
@@ -127,7 +141,24 @@ impl Broker {
         replication_factor: i16,
         configs: &[(String, String)],
         validate_only: bool,
-    ) -> Result<Arc<Topic>, AdminError> {
+    ) -> Result<Created, AdminError> {
+        let plan = self.plan_topic(name, partitions, replication_factor, configs)?;
+        let _admin = self.admin_lock();
+        self.check_new_topic(name, &plan)?;
+        if validate_only {
+            return Ok(Created::Validated);
+        }
+        self.create_planned(name, plan).map(Created::Topic)
+    }
+
+    /// The checks that need no lock: name, counts and configs.
+    fn plan_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &[(String, String)],
+    ) -> Result<NewTopic, AdminError> {
         validate_topic_name(name)?;
         let partitions = if partitions == -1 {
             self.config.num_partitions as i32
@@ -135,10 +166,7 @@ impl Broker {
             partitions
         };
         if !(1..=10_000).contains(&partitions) {
-            return Err(AdminError::new(
-                ErrorCode::InvalidPartitions,
-                format!("partitions must be between 1 and 10000, got {partitions}"),
-            ));
+            return Err(AdminError::InvalidPartitions { got: partitions });
         }
         let rf = if replication_factor == -1 {
             self.config.default_replication_factor as i16
@@ -146,26 +174,39 @@ impl Broker {
             replication_factor
         };
         if rf != 1 {
-            return Err(AdminError::new(
-                ErrorCode::InvalidReplicationFactor,
-                format!("replication factor {rf} is larger than the 1 available broker"),
-            ));
+            return Err(AdminError::ReplicationFactor { got: rf });
         }
-        let mut cfg = TopicConfig::with_overrides(&self.defaults, configs)?;
-        let shape = cfg.pin_shape();
-        let _admin = self.admin_lock();
+        let mut config = TopicConfig::with_overrides(&self.defaults, configs)?;
+        let shape = config.pin_shape();
+        Ok(NewTopic {
+            count: partitions as u32,
+            config,
+            shape,
+        })
+    }
+
+    /// The checks made under the admin lock: the name is free and the rings fit the cap.
+    fn check_new_topic(&self, name: &str, plan: &NewTopic) -> Result<(), AdminError> {
         if self.topic(name).is_some() {
-            return Err(AdminError::new(
-                ErrorCode::TopicAlreadyExists,
-                format!("topic '{name}' already exists"),
-            ));
+            return Err(AdminError::AlreadyExists {
+                name: name.to_string(),
+            });
         }
-        let count = partitions as u32;
-        let per = ring_config(cfg.values()).reserved_bytes();
-        self.check_cap(per * u64::from(count))?;
-        if validate_only {
-            return Err(AdminError::new(ErrorCode::None, ""));
-        }
+        let per = ring_config(plan.config.values()).reserved_bytes();
+        self.check_cap(per * u64::from(plan.count))
+    }
+
+    /// Reserves, persists and publishes a checked topic (admin lock held).
+    fn create_planned(
+        self: &Arc<Self>,
+        name: &str,
+        plan: NewTopic,
+    ) -> Result<Arc<Topic>, AdminError> {
+        let NewTopic {
+            count,
+            config: cfg,
+            shape,
+        } = plan;
         let parts = self.create_partition_dirs(name, 0..count, cfg.values())?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -197,7 +238,7 @@ impl Broker {
             partitions: RwLock::new(handles),
         });
         self.write_topics().insert(name.to_string(), topic.clone());
-        log::info!("created topic {name} with {partitions} partition(s)");
+        log::info!("created topic {name} with {count} partition(s)");
         Ok(topic)
     }
 
@@ -214,10 +255,14 @@ impl Broker {
         if !(allow && self.config.auto_create_topics_enable) {
             return Err(unknown_topic(name));
         }
-        match self.create_topic(name, -1, -1, &[], false) {
-            Err(e) if e.code == ErrorCode::TopicAlreadyExists => self.topic(name).ok_or(e),
-            other => other,
+        let plan = self.plan_topic(name, -1, -1, &[])?;
+        let _admin = self.admin_lock();
+        // Another connection may have created it since the first look.
+        if let Some(t) = self.topic(name) {
+            return Ok(t);
         }
+        self.check_new_topic(name, &plan)?;
+        self.create_planned(name, plan)
     }
 
     /// Deletes a topic: persists its removal, then stops its partition owners
@@ -253,18 +298,17 @@ impl Broker {
         let topic = self.topic(name).ok_or_else(|| unknown_topic(name))?;
         let have = topic.partition_count() as i32;
         if total <= have || total > 10_000 {
-            return Err(AdminError::new(
-                ErrorCode::InvalidPartitions,
-                format!(
-                    "topic '{name}' has {have} partitions; the new count must be larger (and at most 10000), got {total}"
-                ),
-            ));
+            return Err(AdminError::CannotGrow {
+                name: name.to_string(),
+                have,
+                got: total,
+            });
         }
         let values = topic
             .config
             .lock()
             .map(|c| c.values().clone())
-            .map_err(|_| AdminError::new(ErrorCode::UnknownServerError, "config lock"))?;
+            .map_err(|_| AdminError::ConfigLock)?;
         self.check_cap(ring_config(&values).reserved_bytes() * (total - have) as u64)?;
         if validate_only {
             return Ok(());
@@ -303,15 +347,12 @@ impl Broker {
         let current = topic
             .config
             .lock()
-            .map_err(|_| AdminError::new(ErrorCode::UnknownServerError, "config lock"))?
+            .map_err(|_| AdminError::ConfigLock)?
             .clone();
         let mut next = current.clone();
         apply(&mut next)?;
         if current.shape() != next.shape() {
-            return Err(AdminError::new(
-                ErrorCode::InvalidConfig,
-                "segment.bytes, ring.segments and index.interval.bytes are fixed when a topic's rings are reserved; create a new topic to change them",
-            ));
+            return Err(AdminError::ShapeFixed);
         }
         if validate_only {
             return Ok(());

@@ -199,13 +199,7 @@ pub async fn serve(
             },
             async {
                 // Stop reading new requests once shutdown starts.
-                while !broker.is_shutting_down() {
-                    let l = broker.data_changed.listen();
-                    if broker.is_shutting_down() {
-                        break;
-                    }
-                    l.await;
-                }
+                broker.shutdown_begun().await;
                 Ok((Frame::Closed, None))
             },
         )

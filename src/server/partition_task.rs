@@ -185,14 +185,9 @@ impl PartitionHandle {
     }
 }
 
-/// Starts the owner task of `part`. `any_change` fires with the partition's
-/// own event whenever its high watermark or log start moves.
-pub fn spawn(
-    part: Partition,
-    values: &TopicValues,
-    any_change: Arc<Event>,
-    name: String,
-) -> PartitionHandle {
+/// Starts the owner task of `part`. Its `shared.changed` event fires
+/// whenever its high watermark or log start moves.
+pub fn spawn(part: Partition, values: &TopicValues, name: String) -> PartitionHandle {
     let (tx, rx) = bounded(QUEUE);
     let shared = Arc::new(Shared::default());
     let core = PartitionCore::new(values.into(), part.log_start(), part.log_end());
@@ -200,7 +195,6 @@ pub fn spawn(
         core,
         part: Some(part),
         shared: shared.clone(),
-        any_change,
         name,
         started: Instant::now(),
         next_id: 0,
@@ -351,7 +345,6 @@ struct Owner {
     /// `None` only while a job has it on an I/O worker.
     part: Option<Partition>,
     shared: Arc<Shared>,
-    any_change: Arc<Event>,
     name: String,
     started: Instant,
     next_id: ReqId,
@@ -668,7 +661,6 @@ impl Owner {
         let start_moved = s.log_start.swap(start, Ordering::AcqRel) != start;
         if hw_moved || start_moved {
             s.changed.notify(usize::MAX);
-            self.any_change.notify(usize::MAX);
         }
     }
 }

@@ -31,7 +31,7 @@ fn start(name: &str, v: &TopicValues) -> (PartitionHandle, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("pipit-owner-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let part = Partition::create(&dir, v).unwrap();
-    let h = spawn(part, v, Arc::new(Event::new()), name.into());
+    let h = spawn(part, v, name.into());
     (h, dir)
 }
 

@@ -19,10 +19,16 @@ use kafka_protocol::messages::create_topics_response::{
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::*;
 
+use super::admin_error_reply;
 use super::metadata::{UNKNOWN_TOPIC_ID, sb, topic_name, wire_uuid};
 use crate::log::topic_config::TopicConfig;
-use crate::protocol::error::ErrorCode;
-use crate::server::broker::{AdminError, Broker};
+use crate::server::broker::{AdminError, Broker, Created};
+
+/// The code and message of a refused operation, as DeleteTopics carries them.
+fn wire_reply(e: &AdminError) -> (i16, String) {
+    let (code, message) = admin_error_reply(e);
+    (code.code(), message)
+}
 
 /// Names that appear more than once in one request (Kafka refuses all their entries).
 fn repeated<'a>(names: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
@@ -37,10 +43,9 @@ fn repeated<'a>(names: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
 }
 
 fn duplicate_error(name: &str) -> AdminError {
-    AdminError::new(
-        ErrorCode::InvalidRequest,
-        format!("topic '{name}' appears more than once in the request"),
-    )
+    AdminError::RepeatedTopic {
+        name: name.to_string(),
+    }
 }
 
 /// Checks a manual assignment (partition index → replica broker ids) and returns the partition
@@ -53,14 +58,10 @@ fn assignment_partitions(me: i32, assignments: &[(i32, Vec<i32>)]) -> Result<i32
         .enumerate()
         .any(|(i, p)| i64::from(*p) != i as i64)
     {
-        return Err(AdminError::new(
-            ErrorCode::InvalidReplicaAssignment,
-            "assigned partitions must be numbered 0, 1, 2, ... without gaps or repeats",
-        ));
+        return Err(AdminError::AssignmentGaps);
     }
     check_replicas(me, assignments.iter().map(|(_, r)| r.as_slice()))?;
-    i32::try_from(assignments.len())
-        .map_err(|_| AdminError::new(ErrorCode::InvalidReplicaAssignment, "too many partitions"))
+    i32::try_from(assignments.len()).map_err(|_| AdminError::TooManyAssigned)
 }
 
 /// Every replica list must be exactly this broker: it is the only one that can hold a replica.
@@ -70,10 +71,10 @@ fn check_replicas<'a>(
 ) -> Result<(), AdminError> {
     for list in lists {
         if list != [me] {
-            return Err(AdminError::new(
-                ErrorCode::InvalidReplicaAssignment,
-                format!("replica list {list:?} is not [{me}]: broker {me} is the only broker"),
-            ));
+            return Err(AdminError::ForeignReplicas {
+                replicas: list.to_vec(),
+                me,
+            });
         }
     }
     Ok(())
@@ -87,22 +88,19 @@ fn config_pairs<'a>(
         .into_iter()
         .map(|(k, v)| match v {
             Some(v) => Ok((k.to_string(), v.to_string())),
-            None => Err(AdminError::new(
-                ErrorCode::InvalidConfig,
-                format!("null value for config '{k}'"),
-            )),
+            None => Err(AdminError::NullConfigValue { key: k.to_string() }),
         })
         .collect()
 }
 
 /// What CreateTopics decided for one topic: (partitions, replication factor, config, id).
-type Created = (i32, i16, TopicConfig, Option<[u8; 16]>);
+type Outcome = (i32, i16, TopicConfig, Option<[u8; 16]>);
 
 fn create_one(
     b: &Arc<Broker>,
     t: &CreatableTopic,
     validate_only: bool,
-) -> Result<Created, AdminError> {
+) -> Result<Outcome, AdminError> {
     let name = t.name.0.as_str();
     let configs = config_pairs(
         t.configs
@@ -113,10 +111,7 @@ fn create_one(
         (t.num_partitions, t.replication_factor)
     } else {
         if t.num_partitions != -1 || t.replication_factor != -1 {
-            return Err(AdminError::new(
-                ErrorCode::InvalidRequest,
-                "give either num_partitions/replication_factor or a replica assignment, not both",
-            ));
+            return Err(AdminError::CountsAndAssignment);
         }
         let a: Vec<(i32, Vec<i32>)> = t
             .assignments
@@ -140,23 +135,22 @@ fn create_one(
     } else {
         rf
     };
-    match b.create_topic(name, partitions, rf, &configs, validate_only) {
-        Ok(topic) => {
+    match b.create_topic(name, partitions, rf, &configs, validate_only)? {
+        Created::Topic(topic) => {
             let cfg = topic
                 .config
                 .lock()
                 .map(|c| c.clone())
-                .map_err(|_| AdminError::new(ErrorCode::UnknownServerError, "config lock"))?;
+                .map_err(|_| AdminError::ConfigLock)?;
             Ok((topic.partition_count() as i32, rf, cfg, Some(topic.id)))
         }
         // validate_only: every check passed and nothing was created.
-        Err(e) if e.code == ErrorCode::None => Ok((
+        Created::Validated => Ok((
             partitions,
             rf,
             TopicConfig::with_overrides(b.defaults(), &configs)?,
             None,
         )),
-        Err(e) => Err(e),
     }
 }
 
@@ -202,12 +196,14 @@ pub fn create_topics(b: &Arc<Broker>, v: i16, r: CreateTopicsRequest) -> CreateT
                         _ => res,
                     }
                 }
-                Err(e) => res
-                    .with_error_code(e.code.code())
-                    .with_error_message(Some(sb(e.message)))
-                    .with_num_partitions(-1)
-                    .with_replication_factor(-1)
-                    .with_configs(Some(vec![])),
+                Err(e) => {
+                    let (code, message) = admin_error_reply(&e);
+                    res.with_error_code(code.code())
+                        .with_error_message(Some(sb(message)))
+                        .with_num_partitions(-1)
+                        .with_replication_factor(-1)
+                        .with_configs(Some(vec![]))
+                }
             }
         })
         .collect();
@@ -237,22 +233,16 @@ pub async fn delete_topics(
         let (name, id, outcome) = match name {
             Some(n) if twice.contains(&n) => {
                 let e = duplicate_error(&n);
-                (Some(n), id, Err((e.code.code(), e.message)))
+                (Some(n), id, Err(wire_reply(&e)))
             }
             Some(n) => {
                 let id = b.topic(&n).map_or(id, |t| t.id);
-                let res = b
-                    .delete_topic(&n)
-                    .await
-                    .map_err(|e| (e.code.code(), e.message));
+                let res = b.delete_topic(&n).await.map_err(|e| wire_reply(&e));
                 (Some(n), id, res)
             }
             None => match b.topics().into_iter().find(|t| t.id == id) {
                 Some(t) => {
-                    let res = b
-                        .delete_topic(&t.name)
-                        .await
-                        .map_err(|e| (e.code.code(), e.message));
+                    let res = b.delete_topic(&t.name).await.map_err(|e| wire_reply(&e));
                     (Some(t.name.clone()), id, res)
                 }
                 None => (
@@ -295,9 +285,11 @@ pub fn create_partitions(
             let res = CreatePartitionsTopicResult::default().with_name(topic_name(name));
             match outcome {
                 Ok(()) => res.with_error_code(0).with_error_message(None),
-                Err(e) => res
-                    .with_error_code(e.code.code())
-                    .with_error_message(Some(sb(e.message))),
+                Err(e) => {
+                    let (code, message) = admin_error_reply(&e);
+                    res.with_error_code(code.code())
+                        .with_error_message(Some(sb(message)))
+                }
             }
         })
         .collect();
@@ -314,14 +306,10 @@ fn check_new_assignments(
     let Some(a) = assignments else { return Ok(()) };
     let have = b.topic(name).map_or(0, |t| t.partition_count() as i64);
     if a.len() as i64 != i64::from(count) - have {
-        return Err(AdminError::new(
-            ErrorCode::InvalidReplicaAssignment,
-            format!(
-                "{} replica lists given for {} new partitions",
-                a.len(),
-                i64::from(count) - have
-            ),
-        ));
+        return Err(AdminError::AssignmentCount {
+            given: a.len(),
+            new: i64::from(count) - have,
+        });
     }
     let lists: Vec<Vec<i32>> = a
         .iter()

@@ -20,9 +20,9 @@ use kafka_protocol::messages::describe_configs_response::{
 };
 use kafka_protocol::messages::*;
 
+use super::admin_error_reply;
 use super::metadata::sb;
 use crate::log::topic_config::{ConfigSource, TopicConfig, config_def};
-use crate::protocol::error::ErrorCode;
 use crate::server::broker::{AdminError, Broker};
 use crate::server::config::BrokerConfig;
 use broker_keys::broker_entries;
@@ -84,17 +84,14 @@ fn describe_resource(
     let keys = &res.configuration_keys;
     match res.resource_type {
         RESOURCE_TOPIC => {
-            let topic = b.topic(name).ok_or_else(|| {
-                AdminError::new(
-                    ErrorCode::UnknownTopicOrPartition,
-                    format!("topic '{name}' does not exist"),
-                )
+            let topic = b.topic(name).ok_or_else(|| AdminError::UnknownTopic {
+                name: name.to_string(),
             })?;
             let view = topic
                 .config
                 .lock()
                 .map(|c| c.describe())
-                .map_err(|_| AdminError::new(ErrorCode::UnknownServerError, "config lock"))?;
+                .map_err(|_| AdminError::ConfigLock)?;
             let builtin = BrokerConfig::default().topic_defaults().values;
             Ok(view
                 .iter()
@@ -124,10 +121,10 @@ fn describe_resource(
                 return Ok(vec![]);
             }
             if name != me {
-                return Err(AdminError::new(
-                    ErrorCode::InvalidRequest,
-                    format!("this is broker {me}, not '{name}'"),
-                ));
+                return Err(AdminError::NotThisBroker {
+                    me: b.config.broker_id,
+                    name: name.to_string(),
+                });
             }
             Ok(broker_entries(&b.config)
                 .into_iter()
@@ -154,10 +151,7 @@ fn describe_resource(
                 })
                 .collect())
         }
-        t => Err(AdminError::new(
-            ErrorCode::InvalidRequest,
-            format!("resource type {t} is not supported (2 = topic, 4 = broker)"),
-        )),
+        t => Err(AdminError::UnsupportedResource { resource_type: t }),
     }
 }
 
@@ -175,8 +169,8 @@ pub fn describe(b: &Arc<Broker>, v: i16, r: DescribeConfigsRequest) -> DescribeC
                     .with_error_message(None)
                     .with_configs(configs),
                 Err(e) => out
-                    .with_error_code(e.code.code())
-                    .with_error_message(Some(sb(e.message)))
+                    .with_error_code(admin_error_reply(&e).0.code())
+                    .with_error_message(Some(sb(admin_error_reply(&e).1)))
                     .with_configs(vec![]),
             }
         })
@@ -198,21 +192,18 @@ fn alter_resource(
             *cfg = cfg.with_new_overrides(&overrides)?;
             Ok(())
         }),
-        RESOURCE_BROKER => Err(AdminError::new(
-            ErrorCode::InvalidRequest,
-            "broker configs are static in server.properties",
-        )),
-        t => Err(AdminError::new(
-            ErrorCode::InvalidRequest,
-            format!("resource type {t} is not supported (2 = topic, 4 = broker)"),
-        )),
+        RESOURCE_BROKER => Err(AdminError::StaticBrokerConfigs),
+        t => Err(AdminError::UnsupportedResource { resource_type: t }),
     }
 }
 
 fn split_result(r: Result<(), AdminError>) -> (i16, Option<kafka_protocol::protocol::StrBytes>) {
     match r {
         Ok(()) => (0, None),
-        Err(e) => (e.code.code(), Some(sb(e.message))),
+        Err(e) => {
+            let (code, message) = admin_error_reply(&e);
+            (code.code(), Some(sb(message)))
+        }
     }
 }
 
@@ -226,10 +217,9 @@ pub fn alter(b: &Arc<Broker>, _v: i16, r: AlterConfigsRequest) -> AlterConfigsRe
                 .iter()
                 .map(|c| match &c.value {
                     Some(val) => Ok((c.name.to_string(), val.to_string())),
-                    None => Err(AdminError::new(
-                        ErrorCode::InvalidConfig,
-                        format!("null value for config '{}'", c.name.as_str()),
-                    )),
+                    None => Err(AdminError::NullConfigValue {
+                        key: c.name.to_string(),
+                    }),
                 })
                 .collect();
             let outcome = given.and_then(|given| {

@@ -8,7 +8,7 @@ use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use crate::protocol::error::ErrorCode;
+use crate::protocol::error::{ErrorCode, wire};
 use crate::server::broker::Broker;
 
 /// Kafka's CoordinatorType for transactions.
@@ -22,19 +22,13 @@ pub fn find(
     let me = BrokerId(broker.config.broker_id);
     let host = StrBytes::from_string(broker.advertised.host.clone());
     let port = broker.advertised.port as i32;
-    let code = if req.key_type == KEY_TYPE_TRANSACTION {
-        ErrorCode::CoordinatorNotAvailable
-    } else {
-        ErrorCode::None
-    };
+    let error =
+        (req.key_type == KEY_TYPE_TRANSACTION).then_some(ErrorCode::CoordinatorNotAvailable);
+    let node_id = if error.is_none() { me } else { BrokerId(-1) };
     let mut resp = FindCoordinatorResponse::default();
     if version < 4 {
-        resp.error_code = code.code();
-        resp.node_id = if code == ErrorCode::None {
-            me
-        } else {
-            BrokerId(-1)
-        };
+        resp.error_code = wire(error);
+        resp.node_id = node_id;
         resp.host = host;
         resp.port = port;
         return resp;
@@ -42,12 +36,8 @@ pub fn find(
     for key in req.coordinator_keys {
         let mut c = Coordinator::default();
         c.key = key;
-        c.error_code = code.code();
-        c.node_id = if code == ErrorCode::None {
-            me
-        } else {
-            BrokerId(-1)
-        };
+        c.error_code = wire(error);
+        c.node_id = node_id;
         c.host = host.clone();
         c.port = port;
         resp.coordinators.push(c);

@@ -18,6 +18,8 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
+use super::admin_error_reply;
+use crate::protocol::error::ErrorCode;
 use crate::server::broker::{Broker, Topic};
 
 /// Kafka's "authorized operations were not requested" (Integer.MIN_VALUE).
@@ -100,7 +102,7 @@ pub fn handle(b: &Arc<Broker>, v: i16, r: MetadataRequest) -> MetadataResponse {
             .map(|w| match w {
                 Wanted::Name(name) => match b.get_or_auto_create(&name, allow) {
                     Ok(t) => describe_topic(me, &t, ops),
-                    Err(e) => topic_error(Some(name), [0; 16], e.code.code()),
+                    Err(e) => topic_error(Some(name), [0; 16], admin_error_reply(&e).0.code()),
                 },
                 Wanted::Id(id) => match b.topics().into_iter().find(|t| t.id == id) {
                     Some(t) => describe_topic(me, &t, ops),
@@ -126,9 +128,8 @@ pub fn handle(b: &Arc<Broker>, v: i16, r: MetadataRequest) -> MetadataResponse {
     resp
 }
 
-/// Kafka's UNKNOWN_TOPIC_ID (100), for lookups by topic id. A wire constant here rather than an
-/// `ErrorCode` variant: only these handlers produce it.
-pub(super) const UNKNOWN_TOPIC_ID: i16 = 100;
+/// Kafka's UNKNOWN_TOPIC_ID, for lookups by topic id.
+pub(super) const UNKNOWN_TOPIC_ID: i16 = ErrorCode::UnknownTopicId.code();
 
 /// A topic id on the wire (kafka-protocol's Uuid, built without naming the uuid crate).
 pub(super) fn wire_uuid<U: TryFrom<Vec<u8>> + Default>(id: [u8; 16]) -> U {

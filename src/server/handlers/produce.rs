@@ -17,7 +17,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::log::topic_config::CompressionType;
-use crate::protocol::error::ErrorCode;
+use crate::protocol::error::{ErrorCode, NONE};
 use crate::protocol::records::compression::Compression;
 use crate::protocol::records::{BROKER_DECOMPRESSED_MAX, recompress};
 use crate::server::broker::Broker;
@@ -166,9 +166,17 @@ fn partition_error(
     code: ErrorCode,
     message: Option<String>,
 ) -> PartitionProduceResponse {
+    partition_response(index, code.code(), message)
+}
+
+fn partition_response(
+    index: i32,
+    error_code: i16,
+    message: Option<String>,
+) -> PartitionProduceResponse {
     let mut p = PartitionProduceResponse::default();
     p.index = index;
-    p.error_code = code.code();
+    p.error_code = error_code;
     p.base_offset = -1;
     p.log_append_time_ms = -1;
     p.log_start_offset = -1;
@@ -241,7 +249,7 @@ pub async fn handle(
                 };
                 match handle.append(batch, acks != 0).await {
                     Ok(ok) => {
-                        let mut p = partition_error(index, ErrorCode::None, None);
+                        let mut p = partition_response(index, NONE, None);
                         p.base_offset = ok.base_offset;
                         p.log_start_offset = ok.log_start;
                         p

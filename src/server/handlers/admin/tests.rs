@@ -7,6 +7,7 @@ use kafka_protocol::messages::create_topics_request::{
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 
 use super::*;
+use crate::protocol::error::ErrorCode;
 
 #[test]
 fn names_given_twice_are_found() {
@@ -26,7 +27,8 @@ fn assignments_on_this_broker_give_the_partition_count() {
 
 #[test]
 fn assignments_naming_other_brokers_or_gaps_are_invalid() {
-    let code = |a: &[(i32, Vec<i32>)]| assignment_partitions(0, a).map_err(|e| e.code);
+    let code =
+        |a: &[(i32, Vec<i32>)]| assignment_partitions(0, a).map_err(|e| admin_error_reply(&e).0);
     assert_eq!(
         code(&[(0, vec![1])]),
         Err(ErrorCode::InvalidReplicaAssignment)
@@ -54,8 +56,8 @@ fn assignments_naming_other_brokers_or_gaps_are_invalid() {
 fn null_config_values_are_refused() {
     let ok = config_pairs([("retention.ms", Some("5"))]);
     assert_eq!(ok, Ok(vec![("retention.ms".to_string(), "5".to_string())]));
-    let err =
-        config_pairs([("retention.ms", Some("5")), ("segment.bytes", None)]).map_err(|e| e.code);
+    let err = config_pairs([("retention.ms", Some("5")), ("segment.bytes", None)])
+        .map_err(|e| admin_error_reply(&e).0);
     assert_eq!(err, Err(ErrorCode::InvalidConfig));
 }
 
@@ -126,6 +128,47 @@ fn create_topics_reports_counts_and_configs_from_v5_and_validate_only_creates_no
     assert_eq!(
         resp.topics[0].error_code,
         ErrorCode::TopicAlreadyExists.code()
+    );
+}
+
+#[test]
+fn validate_only_runs_every_check_answers_none_and_creates_nothing() {
+    let b = broker("admin-validate");
+    assert!(matches!(
+        b.create_topic("dry", 3, 1, &[], true),
+        Ok(Created::Validated)
+    ));
+    let resp = create(&b, 7, true, vec![creatable("dry", 3, &[])]);
+    let r = &resp.topics[0];
+    assert_eq!((r.error_code, r.num_partitions), (0, 3));
+    assert_eq!(
+        r.topic_id.as_bytes(),
+        &[0u8; 16],
+        "no topic id for a topic not created"
+    );
+    assert!(b.topic("dry").is_none(), "validate_only created the topic");
+    assert!(
+        (0..3).all(|p| !b.config.log_dir.join(format!("dry-{p}")).exists()),
+        "validate_only reserved partition directories"
+    );
+    // The checks still run: an existing name and a bad config are refused.
+    b.create_topic("t", 1, 1, &[], false).unwrap();
+    let resp = create(
+        &b,
+        7,
+        true,
+        vec![
+            creatable("t", 1, &[]),
+            creatable("bad", 1, &[("compression.type", "bogus")]),
+        ],
+    );
+    let codes: Vec<i16> = resp.topics.iter().map(|t| t.error_code).collect();
+    assert_eq!(
+        codes,
+        vec![
+            ErrorCode::TopicAlreadyExists.code(),
+            ErrorCode::InvalidConfig.code()
+        ]
     );
 }
 

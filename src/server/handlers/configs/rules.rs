@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use crate::log::topic_config::{
     ConfigEntryView, ConfigSource, TopicConfig, TopicConfigError, config_def,
 };
-use crate::protocol::error::ErrorCode;
 use crate::server::broker::AdminError;
 
 /// Kafka's DescribeConfigs ConfigType codes.
@@ -103,21 +102,15 @@ pub(super) fn incremental_overrides(
     let mut map: BTreeMap<String, String> = current.overrides().into_iter().collect();
     for (i, (key, op, value)) in ops.iter().enumerate() {
         if ops[..i].iter().any(|(k, _, _)| k == key) {
-            return Err(AdminError::new(
-                ErrorCode::InvalidRequest,
-                format!("config '{key}' appears more than once"),
-            ));
+            return Err(AdminError::RepeatedConfig { key: key.clone() });
         }
         if config_def(key).is_none() {
             return Err(TopicConfigError::UnknownKey { key: key.clone() }.into());
         }
         let value = || {
-            value.clone().ok_or_else(|| {
-                AdminError::new(
-                    ErrorCode::InvalidConfig,
-                    format!("null value for config '{key}'"),
-                )
-            })
+            value
+                .clone()
+                .ok_or_else(|| AdminError::NullConfigValue { key: key.clone() })
         };
         match *op {
             OP_SET => {
@@ -133,10 +126,10 @@ pub(super) fn incremental_overrides(
                     "subtract"
                 };
                 if topic_config_type(key) != TYPE_LIST {
-                    return Err(AdminError::new(
-                        ErrorCode::InvalidConfig,
-                        format!("Config value {verb} is not allowed for config key: {key}"),
-                    ));
+                    return Err(AdminError::NotAList {
+                        verb,
+                        key: key.clone(),
+                    });
                 }
                 let now = match map.get(key) {
                     Some(v) => v.clone(),
@@ -158,10 +151,7 @@ pub(super) fn incremental_overrides(
                 map.insert(key.clone(), items.join(","));
             }
             other => {
-                return Err(AdminError::new(
-                    ErrorCode::InvalidRequest,
-                    format!("unknown config operation {other}"),
-                ));
+                return Err(AdminError::UnknownConfigOp { op: other });
             }
         }
     }
@@ -180,7 +170,9 @@ fn split_list(s: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::log::topic_config::TOPIC_CONFIGS;
+    use crate::protocol::error::ErrorCode;
     use crate::server::config::BrokerConfig;
+    use crate::server::handlers::admin_error_reply;
 
     fn topic() -> TopicConfig {
         TopicConfig::from_broker(&BrokerConfig::default().topic_defaults())
@@ -281,8 +273,9 @@ mod tests {
     fn incremental_append_is_refused_on_non_list_keys_and_works_on_lists() {
         let t = topic();
         let e = incremental_overrides(&t, &[op("retention.ms", OP_APPEND, Some("5"))]).unwrap_err();
+        let reply = admin_error_reply(&e);
         assert_eq!(
-            (e.code, e.message.as_str()),
+            (reply.0, reply.1.as_str()),
             (
                 ErrorCode::InvalidConfig,
                 "Config value append is not allowed for config key: retention.ms"
@@ -290,7 +283,7 @@ mod tests {
         );
         let e =
             incremental_overrides(&t, &[op("segment.bytes", OP_SUBTRACT, Some("5"))]).unwrap_err();
-        assert_eq!(e.code, ErrorCode::InvalidConfig);
+        assert_eq!(admin_error_reply(&e).0, ErrorCode::InvalidConfig);
         let same =
             incremental_overrides(&t, &[op("cleanup.policy", OP_APPEND, Some("delete"))]).unwrap();
         assert_eq!(same, pairs(&[("cleanup.policy", "delete")]));
@@ -303,7 +296,7 @@ mod tests {
     fn incremental_refuses_unknown_keys_repeats_nulls_and_bad_ops() {
         let t = topic();
         let code = |ops: &[(String, i8, Option<String>)]| {
-            incremental_overrides(&t, ops).map_err(|e| e.code)
+            incremental_overrides(&t, ops).map_err(|e| admin_error_reply(&e).0)
         };
         assert_eq!(
             code(&[op("segment.ms", OP_SET, Some("1"))]),
@@ -333,9 +326,9 @@ mod tests {
             TopicConfig::with_overrides(&BrokerConfig::default().topic_defaults(), &o)
                 .unwrap_err()
                 .into();
-        assert_eq!(e.code, ErrorCode::InvalidConfig);
+        assert_eq!(admin_error_reply(&e).0, ErrorCode::InvalidConfig);
         assert_eq!(
-            e.message,
+            admin_error_reply(&e).1,
             "String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer"
         );
     }

@@ -2,6 +2,7 @@
 
 use super::super::metadata::test_support::{broker, encodes};
 use super::*;
+use crate::protocol::error::ErrorCode;
 use describe_configs_request::DescribeConfigsResource;
 
 fn describe_one(
