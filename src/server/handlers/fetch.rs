@@ -268,10 +268,10 @@ mod tests {
     use super::*;
     use crate::storage::batch::build_test_batch;
 
-    fn batch() -> Vec<u8> {
+    fn batch() -> Bytes {
         let mut b = vec![0u8; 1061];
         build_test_batch(&mut b, 1000, 1, 5, 1).unwrap();
-        b
+        Bytes::from(b)
     }
 
     fn want(topic: &str) -> Want {
