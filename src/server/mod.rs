@@ -12,6 +12,7 @@ pub mod config;
 pub mod conn;
 pub mod handlers;
 pub mod limits;
+pub mod log_limit;
 pub mod partition_task;
 pub mod rt;
 
@@ -100,8 +101,12 @@ async fn serve(config: BrokerConfig) -> Result<(), String> {
             }
         };
         if open.load(Ordering::Acquire) >= max_connections {
-            log::warn!(
-                "{peer}: max.connections ({max_connections}) reached; closing the new connection"
+            log_limit::log(
+                log_limit::Kind::ConnectionLimit,
+                log::Level::Warn,
+                format_args!(
+                    "{peer}: max.connections ({max_connections}) reached; closing the new connection"
+                ),
             );
             continue;
         }
