@@ -17,6 +17,7 @@ use super::{
 use crate::log::partition::{Partition, ring_config};
 use crate::log::topic_config::{TopicConfig, TopicValues};
 use crate::protocol::error::ErrorCode;
+use crate::server::log_limit::{self, Kind};
 
 fn unknown_topic(name: &str) -> AdminError {
     AdminError::new(
@@ -48,6 +49,11 @@ impl Broker {
         topics.sort_by(|a, b| a.name.cmp(&b.name));
         let mut meta = self.meta.lock().unwrap_or_else(|e| e.into_inner());
         meta.write(&MetaFile { topics }).map(|_| ()).map_err(|e| {
+            log_limit::log(
+                Kind::StorageRefused,
+                log::Level::Error,
+                format_args!("topic admin refused: writing topic metadata: {e}"),
+            );
             AdminError::new(
                 ErrorCode::KafkaStorageError,
                 format!("writing topic metadata: {e}"),
@@ -101,6 +107,11 @@ impl Broker {
             match Partition::create_with_limits(&dir, values, self.config.producer_limits) {
                 Ok(part) => made.push(part),
                 Err(e) => {
+                    log_limit::log(
+                        Kind::StorageRefused,
+                        log::Level::Error,
+                        format_args!("topic admin refused: partition {name}-{p}: {e}"),
+                    );
                     drop(made);
                     self.remove_partition_dirs(name, range);
                     return Err(AdminError::new(
