@@ -1,6 +1,7 @@
-//! A flood of bad frames does not fill the disk with log lines: lines a
-//! client can cause at will are rate-limited per kind (`server/log_limit.rs`),
-//! and well-behaved kcat clients keep working alongside the flood.
+//! A flood of bad frames, or a consumer polling a file that cannot be read,
+//! does not fill the disk with log lines: lines a client can cause at will are
+//! rate-limited per kind (`server/log_limit.rs`), and well-behaved kcat
+//! clients keep working alongside the flood.
 
 mod common;
 
@@ -14,6 +15,7 @@ use common::Broker;
 use common::clients::kcat_ok;
 use common::requests::Conn;
 use common::wire::{Request, SeededRng, connect, wait_closed, write_lossy};
+use pipit::server::log_limit::{LINES_PER_WINDOW, WINDOW};
 
 const BAD_FRAMES: usize = 5_000;
 const FLOOD_THREADS: usize = 8;
@@ -141,6 +143,64 @@ fn a_flood_of_bad_frames_writes_few_log_lines_and_good_clients_keep_working() {
     assert!(
         log.contains("similar lines in the last"),
         "suppressed lines are summarised: {}",
+        broker.log_tail()
+    );
+}
+
+/// Kafka's KAFKA_STORAGE_ERROR.
+const KAFKA_STORAGE_ERROR: i16 = 56;
+const DAMAGED_FETCHES: usize = 300;
+
+/// The active slot's `.log` file of a partition directory.
+fn log_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect()
+}
+
+#[test]
+fn fetches_from_a_file_that_cannot_be_read_log_the_error_a_few_times() {
+    let broker = Broker::start(&[]);
+    let mut c = Conn::new(&broker.addr());
+    assert_eq!(c.create_topic("damaged", 1).0, 0);
+    assert_eq!(c.create_topic("fine", 1).0, 0);
+    let mut b = vec![0u8; 61 + 500];
+    pipit::storage::batch::build_test_batch(&mut b, 500, 1, 1_700_000_000_000, 7).unwrap();
+    assert_eq!(c.produce("damaged", 0, b.clone()), (0, 0));
+    // A card that lost the file under the running broker: every read fails.
+    for f in log_files(&broker.data_dir().join("damaged-0")) {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&f)
+            .and_then(|f| f.set_len(0))
+            .unwrap_or_else(|e| panic!("truncate {}: {e}", f.display()));
+    }
+    let start = Instant::now();
+    for _ in 0..DAMAGED_FETCHES {
+        let (code, _, _) = c.fetch("damaged", 0, 0);
+        assert_eq!(code, KAFKA_STORAGE_ERROR, "{}", broker.log_tail());
+    }
+    let took = start.elapsed();
+    assert_eq!(
+        c.produce("fine", 0, b),
+        (0, 0),
+        "the other partitions are served"
+    );
+    // At most LINES_PER_WINDOW per started window while the fetches ran.
+    let windows = took.as_secs() / WINDOW.as_secs() + 1;
+    let max = LINES_PER_WINDOW as usize * windows as usize;
+    let log = broker.stderr_log();
+    let lines = log.lines().filter(|l| l.contains("read failed")).count();
+    let _ = writeln!(
+        std::io::stderr(),
+        "{DAMAGED_FETCHES} fetches from an unreadable file in {took:?}: {lines} 'read failed' lines"
+    );
+    assert!(
+        (1..=max).contains(&lines),
+        "{lines} 'read failed' lines for {DAMAGED_FETCHES} fetches (at most {max}):\n{}",
         broker.log_tail()
     );
 }

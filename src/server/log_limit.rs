@@ -1,6 +1,7 @@
 //! A rate limit for log lines a client can trigger at will (a refused frame,
 //! an unsupported request, a connection over `max.connections`, an admin
-//! request refused for lack of disk), so a flood of bad requests cannot fill
+//! request refused for lack of disk, a read or write error answered to one
+//! request), so a flood of bad requests cannot fill
 //! a gateway's SD card with log lines.
 //!
 //! Each [`Kind`] of line gets at most [`LINES_PER_WINDOW`] lines per
@@ -39,9 +40,12 @@ pub enum Kind {
     /// An admin or producer-id request refused because a state file could
     /// not be written (disk full, I/O error).
     StorageRefused,
+    /// A read or write of a partition's files that failed for one request
+    /// (a dying card answers every Fetch that way).
+    StorageIo,
 }
 
-const KINDS: usize = 6;
+const KINDS: usize = 7;
 
 impl Kind {
     fn index(self) -> usize {
@@ -52,6 +56,7 @@ impl Kind {
             Kind::RequestFailed => 3,
             Kind::ConnectionLimit => 4,
             Kind::StorageRefused => 5,
+            Kind::StorageIo => 6,
         }
     }
 }
