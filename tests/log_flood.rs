@@ -163,7 +163,7 @@ fn log_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn fetches_from_a_file_that_cannot_be_read_log_the_error_a_few_times() {
-    let broker = Broker::start(&[]);
+    let mut broker = Broker::start(&[]);
     let mut c = Conn::new(&broker.addr());
     assert_eq!(c.create_topic("damaged", 1).0, 0);
     assert_eq!(c.create_topic("fine", 1).0, 0);
@@ -192,8 +192,28 @@ fn fetches_from_a_file_that_cannot_be_read_log_the_error_a_few_times() {
     // At most LINES_PER_WINDOW per started window while the fetches ran.
     let windows = took.as_secs() / WINDOW.as_secs() + 1;
     let max = LINES_PER_WINDOW as usize * windows as usize;
+    drop(c);
+    // The summary still pending is written when the broker stops.
+    assert!(broker.sigterm_and_wait().success());
     let log = broker.stderr_log();
     let lines = log.lines().filter(|l| l.contains("read failed")).count();
+    let suppressed: usize = log
+        .lines()
+        .filter(|l| l.ends_with("(StorageIo)"))
+        .filter_map(|l| {
+            l.split("suppressed ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
+        .sum();
+    assert_eq!(
+        lines + suppressed,
+        DAMAGED_FETCHES,
+        "every failed read is either logged or counted in a summary:\n{log}"
+    );
     let _ = writeln!(
         std::io::stderr(),
         "{DAMAGED_FETCHES} fetches from an unreadable file in {took:?}: {lines} 'read failed' lines"

@@ -12,8 +12,8 @@
 //! logged in full. The decider ([`Limiter`]) reads no clock: it is given
 //! `now`, and the process-wide instance behind [`log`] passes
 //! `Instant::now()`. Invariant: every line offered is either written or
-//! counted in exactly one later summary (a count still pending when the
-//! broker stops is lost with it).
+//! counted in exactly one later summary; the broker writes the summaries
+//! still pending when it stops ([`flush`]).
 
 use std::fmt;
 use std::sync::Mutex;
@@ -151,6 +151,39 @@ impl Limiter {
     }
 }
 
+impl Limiter {
+    /// Takes the counts still pending (at shutdown, so no suppressed line
+    /// goes unreported), each with the time since its window started.
+    pub fn drain(&mut self, now: Instant) -> Vec<(Kind, Suppressed)> {
+        const ALL: [Kind; KINDS] = [
+            Kind::BadFrame,
+            Kind::BadRequest,
+            Kind::Unsupported,
+            Kind::RequestFailed,
+            Kind::ConnectionLimit,
+            Kind::StorageRefused,
+            Kind::StorageIo,
+        ];
+        let mut out = Vec::new();
+        for kind in ALL {
+            let w = &mut self.kinds[kind.index()];
+            if let (Some(start), lines) = (w.start, w.suppressed)
+                && lines > 0
+            {
+                out.push((
+                    kind,
+                    Suppressed {
+                        lines,
+                        over: now.saturating_duration_since(start),
+                    },
+                ));
+                w.suppressed = 0;
+            }
+        }
+        out
+    }
+}
+
 static LIMITER: Mutex<Limiter> = Mutex::new(Limiter::new(WINDOW, LINES_PER_WINDOW));
 
 /// Logs `args` at `level` unless lines of `kind` are over their budget (see
@@ -168,6 +201,18 @@ pub fn log(kind: Kind, level: log::Level, args: fmt::Arguments<'_>) {
             log::log!(level, "{s} ({kind:?})");
         }
         log::log!(level, "{args}");
+    }
+}
+
+/// Writes the summaries still pending (see [`Limiter::drain`]); the broker
+/// calls it when it stops.
+pub fn flush() {
+    let pending = LIMITER
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .drain(Instant::now());
+    for (kind, s) in pending {
+        log::warn!("{s} ({kind:?})");
     }
 }
 
@@ -255,6 +300,32 @@ mod tests {
             );
         }
         assert_eq!(l.offer(Kind::Unsupported, t1), Verdict::Suppress);
+    }
+
+    #[test]
+    fn drain_hands_back_what_is_pending_once() {
+        let (mut l, t0) = limiter();
+        for _ in 0..5 {
+            l.offer(Kind::BadRequest, t0);
+        }
+        l.offer(Kind::StorageIo, t0);
+        let t1 = t0 + Duration::from_secs(3);
+        assert_eq!(
+            l.drain(t1),
+            vec![(
+                Kind::BadRequest,
+                Suppressed {
+                    lines: 2,
+                    over: Duration::from_secs(3)
+                }
+            )]
+        );
+        assert_eq!(l.drain(t1), vec![]);
+        // Counted once: the next window starts without a summary.
+        assert_eq!(
+            l.offer(Kind::BadRequest, t0 + Duration::from_secs(11)),
+            Verdict::Write { summary: None }
+        );
     }
 
     #[test]

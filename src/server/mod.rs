@@ -149,6 +149,7 @@ async fn serve(config: BrokerConfig) -> Result<(), String> {
         smol::Timer::after(Duration::from_millis(10)).await;
     }
     broker.close_all().await;
+    log_limit::flush();
     log::info!("stopped cleanly");
     Ok(())
 }
