@@ -16,6 +16,7 @@ use super::{
 };
 use crate::log::partition::{Partition, ring_config};
 use crate::log::topic_config::{RingShape, TopicConfig, TopicValues};
+use crate::server::log_limit::{self, Kind};
 
 /// What a successful CreateTopics did.
 pub enum Created {
@@ -60,11 +61,16 @@ impl Broker {
         topics.extend(replacement);
         topics.sort_by(|a, b| a.name.cmp(&b.name));
         let mut meta = self.meta.lock().unwrap_or_else(|e| e.into_inner());
-        meta.write(&MetaFile { topics })
-            .map(|_| ())
-            .map_err(|e| AdminError::MetadataWrite {
+        meta.write(&MetaFile { topics }).map(|_| ()).map_err(|e| {
+            log_limit::log(
+                Kind::StorageRefused,
+                log::Level::Error,
+                format_args!("topic admin refused: writing topic metadata: {e}"),
+            );
+            AdminError::MetadataWrite {
                 error: e.to_string(),
-            })
+            }
+        })
     }
 
     /// Bytes all rings on this node reserve.
@@ -113,6 +119,11 @@ impl Broker {
             match Partition::create_with_limits(&dir, values, self.config.producer_limits) {
                 Ok(part) => made.push(part),
                 Err(e) => {
+                    log_limit::log(
+                        Kind::StorageRefused,
+                        log::Level::Error,
+                        format_args!("topic admin refused: partition {name}-{p}: {e}"),
+                    );
                     drop(made);
                     self.remove_partition_dirs(name, range);
                     return Err(AdminError::PartitionCreate {

@@ -15,7 +15,8 @@
 //! frame's first byte arrives, the rest of it must arrive within the same
 //! bound (a slowloris that sends a size and stalls is closed, and its budget
 //! returned). A malformed frame closes this connection with a logged reason
-//! naming the peer; the broker carries on.
+//! naming the peer (rate-limited per kind, see [`super::log_limit`]); the
+//! broker carries on.
 
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -30,7 +31,9 @@ use smol::{Async, Task, Timer};
 use super::broker::Broker;
 use super::handlers::{self, Reply};
 use super::limits::{BudgetPermit, RequestBudget};
+use super::log_limit::{self, Kind};
 use crate::protocol::{DecodeError, decode_request_bytes, unsupported_version_response};
+use log::Level;
 
 /// Request tasks a connection may have at once (spawned, running or waiting
 /// to be written). With 1 MB produce batches this bounds a connection's
@@ -169,7 +172,11 @@ pub async fn serve(
                     .map_err(|e| log::debug!("{peer}: write failed: {e}")),
                 Ok(None) => Ok(()),
                 Err(e) => {
-                    log::error!("{peer}: {e}; closing the connection");
+                    log_limit::log(
+                        Kind::RequestFailed,
+                        Level::Error,
+                        format_args!("{peer}: {e}; closing the connection"),
+                    );
                     Err(())
                 }
             };
@@ -215,7 +222,11 @@ pub async fn serve(
             }
             Ok(_) => break,
             Err(reason) => {
-                log::warn!("{peer}: {reason}; closing the connection");
+                log_limit::log(
+                    Kind::BadFrame,
+                    Level::Warn,
+                    format_args!("{peer}: {reason}; closing the connection"),
+                );
                 break;
             }
         };
@@ -233,14 +244,22 @@ pub async fn serve(
                 ..
             }) => match unsupported_version_response(&bytes) {
                 Some(resp) => {
-                    log::info!(
-                        "{peer}: {api_key:?} v{api_version} is not supported; answered UNSUPPORTED_VERSION"
+                    log_limit::log(
+                        Kind::Unsupported,
+                        Level::Info,
+                        format_args!(
+                            "{peer}: {api_key:?} v{api_version} is not supported; answered UNSUPPORTED_VERSION"
+                        ),
                     );
                     crate::server::rt::spawn(async move { Ok(Some(resp)) })
                 }
                 None => {
-                    log::warn!(
-                        "{peer}: {api_key:?} v{api_version} is not supported by pipit; closing the connection"
+                    log_limit::log(
+                        Kind::Unsupported,
+                        Level::Warn,
+                        format_args!(
+                            "{peer}: {api_key:?} v{api_version} is not supported by pipit; closing the connection"
+                        ),
                     );
                     break;
                 }
@@ -250,13 +269,21 @@ pub async fn serve(
                 api_version,
                 ..
             }) => {
-                log::warn!(
-                    "{peer}: unknown API key {api_key} (v{api_version}); closing the connection"
+                log_limit::log(
+                    Kind::BadRequest,
+                    Level::Warn,
+                    format_args!(
+                        "{peer}: unknown API key {api_key} (v{api_version}); closing the connection"
+                    ),
                 );
                 break;
             }
             Err(DecodeError::Malformed { reason, .. }) => {
-                log::warn!("{peer}: malformed request ({reason:?}); closing the connection");
+                log_limit::log(
+                    Kind::BadRequest,
+                    Level::Warn,
+                    format_args!("{peer}: malformed request ({reason:?}); closing the connection"),
+                );
                 break;
             }
         };

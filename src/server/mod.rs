@@ -1,7 +1,8 @@
 //! The server layer: the smol listener, connections, handlers, and the
 //! partition owner tasks, around the [`broker::Broker`] state.
 //!
-//! `run` binds the listener, recovers the log directory, prints
+//! `run` binds the listener, checks that the log directory can be written
+//! (a read-only one stops the start with an error naming it), recovers it, prints
 //! `pipit: listening on PLAINTEXT://host:port` on stdout once it accepts
 //! connections, and serves until SIGTERM or SIGINT. Then it stops accepting,
 //! stops reading new requests, lets in-flight ones finish (bounded), syncs
@@ -12,6 +13,7 @@ pub mod config;
 pub mod conn;
 pub mod handlers;
 pub mod limits;
+pub mod log_limit;
 pub mod partition_task;
 pub mod rt;
 
@@ -29,6 +31,26 @@ use config::{BrokerConfig, Listener};
 
 /// How long shutdown waits for in-flight requests before closing anyway.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Name of the file written and removed at start to prove `log.dirs` writable.
+const WRITE_CHECK: &str = ".pipit-write-check";
+
+/// Refuses to start on a log dir that cannot be written (a read-only mount,
+/// no permission): otherwise the broker would start and every partition
+/// would be offline, or the first write would fail long after start.
+fn check_writable(dir: &std::path::Path) -> Result<(), String> {
+    let fail = |e: std::io::Error| {
+        format!(
+            "log.dirs {} is not writable: {e}; pipit writes its logs, checkpoints and metadata there \
+             (mount it read-write or set log.dirs to another directory)",
+            dir.display()
+        )
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let probe = dir.join(WRITE_CHECK);
+    std::fs::write(&probe, b"pipit").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)
+}
 
 /// Runs a broker until a signal stops it.
 pub fn run(config: BrokerConfig) -> Result<(), String> {
@@ -66,6 +88,7 @@ async fn serve(config: BrokerConfig) -> Result<(), String> {
     };
     let log_dir = config.log_dir.clone();
     let max_connections = config.max_connections as usize;
+    check_writable(&log_dir)?;
     let broker = Broker::open(config, advertised.clone())?;
     let listener = Async::new(std_listener).map_err(|e| e.to_string())?;
     let mut signals =
@@ -100,8 +123,12 @@ async fn serve(config: BrokerConfig) -> Result<(), String> {
             }
         };
         if open.load(Ordering::Acquire) >= max_connections {
-            log::warn!(
-                "{peer}: max.connections ({max_connections}) reached; closing the new connection"
+            log_limit::log(
+                log_limit::Kind::ConnectionLimit,
+                log::Level::Warn,
+                format_args!(
+                    "{peer}: max.connections ({max_connections}) reached; closing the new connection"
+                ),
             );
             continue;
         }
@@ -122,6 +149,7 @@ async fn serve(config: BrokerConfig) -> Result<(), String> {
         smol::Timer::after(Duration::from_millis(10)).await;
     }
     broker.close_all().await;
+    log_limit::flush();
     log::info!("stopped cleanly");
     Ok(())
 }

@@ -26,6 +26,7 @@ use event_listener::Event;
 use smol::Task;
 use smol::channel::{Receiver, Sender, bounded};
 
+use super::log_limit::{self, Kind};
 use super::rt;
 use crate::log::partition::{AppendFailure, AppendOutcome, Partition};
 use crate::log::partition_core::{
@@ -246,7 +247,11 @@ fn append_fail(e: AppendFailure, name: &str) -> AppendFail {
         ),
         AppendError::OffsetOverflow => (ErrorCode::InvalidRequest, "offset overflow".into()),
         AppendError::Io(e) => {
-            log::error!("{name}: write failed: {e}");
+            log_limit::log(
+                Kind::StorageIo,
+                log::Level::Error,
+                format_args!("{name}: write failed: {e}"),
+            );
             (ErrorCode::KafkaStorageError, format!("write failed: {e}"))
         }
     };
@@ -311,7 +316,11 @@ fn run_jobs(
                         }),
                         Err(ReadError::OffsetOutOfRange { .. }) => Err(ErrorCode::OffsetOutOfRange),
                         Err(ReadError::Io(e)) => {
-                            log::error!("{name}: read failed: {e}");
+                            log_limit::log(
+                                Kind::StorageIo,
+                                log::Level::Error,
+                                format_args!("{name}: read failed: {e}"),
+                            );
                             Err(ErrorCode::KafkaStorageError)
                         }
                     });
@@ -319,7 +328,11 @@ fn run_jobs(
             }
             Job::OffsetForTime { ts, upto, reply } => {
                 let r = part.offset_for_time(ts, upto).unwrap_or_else(|e| {
-                    log::error!("{name}: time index read failed: {e}");
+                    log_limit::log(
+                        Kind::StorageIo,
+                        log::Level::Error,
+                        format_args!("{name}: time index read failed: {e}"),
+                    );
                     None
                 });
                 let _ = reply.try_send(Ok(r.map(|o| o as i64)));

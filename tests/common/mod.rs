@@ -14,6 +14,7 @@ pub mod bench;
 pub mod clients;
 pub mod json;
 pub mod requests;
+pub mod small_disk;
 pub mod wire;
 
 use std::fs;

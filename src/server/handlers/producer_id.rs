@@ -58,7 +58,11 @@ pub fn init(
             };
         }
         Err(e) => {
-            log::error!("producer ids: {e}");
+            crate::server::log_limit::log(
+                crate::server::log_limit::Kind::StorageRefused,
+                log::Level::Error,
+                format_args!("InitProducerId refused: producer ids: {e}"),
+            );
             resp.error_code = ErrorCode::KafkaStorageError.code();
         }
     }
