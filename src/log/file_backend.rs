@@ -434,6 +434,10 @@ impl Backend for FileBackend {
     }
 
     fn sync(&mut self, f: FileId) -> io::Result<()> {
+        #[cfg(test)]
+        if crate::log::partition::sync_faults::failing(&self.dir) {
+            return Err(io::Error::from_raw_os_error(5)); // EIO
+        }
         self.file(f)?.sync_data()
     }
 

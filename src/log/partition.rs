@@ -266,14 +266,18 @@ impl Partition {
         }
         if a.rolled {
             // The previous slot was synced by the roll: record the new trust
-            // point. The batch is written whatever happens here, so a failure
-            // must not be reported as a failed append (a producer would write
-            // it twice); the checkpoint is a hint and recovery re-checks more.
-            if let Err(e) = self.write_checkpoint() {
-                log::warn!(
+            // point. Writing the checkpoint file is only a hint (recovery
+            // re-checks more), so its failure is logged and the append stands:
+            // reporting a written batch as failed makes producers write it
+            // twice. A failed sync of the log itself is different: the owner
+            // takes the partition offline (never a later silent success).
+            match self.write_checkpoint() {
+                Ok(()) => {}
+                Err(PartitionError::Io(e)) => return Err(AppendError::Io(e).into()),
+                Err(e) => log::warn!(
                     "{}: checkpoint after segment roll failed (recovery will scan more): {e}",
                     self.ring.backend().dir().display()
-                );
+                ),
             }
         }
         Ok(AppendOutcome {

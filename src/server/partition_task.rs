@@ -423,7 +423,15 @@ impl Owner {
                     }
                 }
                 Err(e) => {
-                    let _ = reply.try_send(Err(append_fail(e, &self.name)));
+                    let io = matches!(e, AppendFailure::Storage(AppendError::Io(_)));
+                    let fail = append_fail(e, &self.name);
+                    let _ = reply.try_send(Err(fail.clone()));
+                    if io {
+                        // A write or a roll's sync failed: as after a failed
+                        // fsync, nothing written since the last good sync may
+                        // ever be acknowledged.
+                        self.go_offline(fail.message);
+                    }
                 }
             }
         }
@@ -492,16 +500,28 @@ impl Owner {
                 self.core.sync_done(upto)
             }
             Err(e) => {
-                log::error!(
-                    "{}: fsync failed: {e}; the partition is offline until restart \
-                     (nothing written since the last good sync is acknowledged or served)",
-                    self.name
-                );
-                self.shared.offline.store(true, Ordering::Release);
-                self.core.sync_failed(e.to_string())
+                self.go_offline(format!("fsync failed: {e}"));
+                return;
             }
         };
         for a in actions {
+            self.answer(a, None);
+        }
+    }
+
+    /// A sync or a write failed: offline until restart, every waiting
+    /// producer answered with the error, logged once.
+    fn go_offline(&mut self, reason: String) {
+        if self.core.offline().is_some() {
+            return;
+        }
+        log::error!(
+            "{}: {reason}; the partition is offline until restart \
+             (nothing written since the last good sync is acknowledged or served)",
+            self.name
+        );
+        self.shared.offline.store(true, Ordering::Release);
+        for a in self.core.sync_failed(reason) {
             self.answer(a, None);
         }
     }

@@ -103,3 +103,31 @@ fn durability_changes_apply_to_the_running_partition() {
     });
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_failed_sync_when_a_segment_rolls_takes_the_partition_offline() {
+    // replicated durability with no flush interval: the owner never syncs by
+    // itself, so the only syncs are the ones a segment roll makes.
+    let mut v = values(RingFullPolicy::OverwriteOldest);
+    v.durability = Durability::Replicated;
+    let (h, dir) = start("roll-sync", &v);
+    smol::block_on(async {
+        h.append(batch(), true).await.unwrap();
+        sync_faults::fail_syncs_in(&dir);
+        let mut failed = None;
+        for i in 0..64 {
+            if let Err(e) = h.append(batch(), true).await {
+                failed = Some((i, e));
+                break;
+            }
+        }
+        let (i, e) = failed.expect("a roll within 64 KiB of 1 KiB batches");
+        assert!(i > 5, "the roll came after the slot filled ({i})");
+        assert_eq!(e.code, ErrorCode::KafkaStorageError, "{e:?}");
+        assert!(h.shared.offline.load(Ordering::Acquire));
+        let later = h.append(batch(), true).await.unwrap_err();
+        assert!(later.message.contains("offline"), "{later:?}");
+        h.close().await;
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
