@@ -447,7 +447,7 @@ pub(super) async fn read_frame(stream: &mut TcpStream, addr: &str) -> Result<Vec
 }
 
 /// Checks the correlation id and strips the response header.
-fn response_body(
+pub fn response_body(
     addr: &str,
     raw: Vec<u8>,
     correlation_id: i32,
@@ -500,7 +500,7 @@ fn read_uvarint(buf: &mut bytes::Bytes) -> Result<u32, String> {
     Err("varint too long".into())
 }
 
-fn decode_body<T: Decodable>(
+pub fn decode_body<T: Decodable>(
     addr: &str,
     mut body: bytes::Bytes,
     version: i16,
