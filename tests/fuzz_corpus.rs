@@ -48,7 +48,13 @@ fn replay(kind: &str) -> usize {
 
 #[test]
 fn every_seed_corpus_input_passes_its_fuzz_target() {
-    replay("corpus");
+    for (name, _) in targets::TARGETS {
+        assert!(
+            !inputs("corpus", name).is_empty(),
+            "fuzz/corpus/{name}/ has no seed inputs"
+        );
+    }
+    assert!(replay("corpus") > 0);
 }
 
 #[test]

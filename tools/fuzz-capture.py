@@ -8,7 +8,8 @@ proxy for every request). Each request frame (after the 4-byte size) is saved as
 OUTDIR/request/<client>-<api>-v<N>-<k>.bin, and each response as
 OUTDIR/response/<client>-<api>-v<N>-<k>.bin prefixed with the request's API key and
 version (i16 BE each), the input format of the `response` fuzz target. Only the first
---per-api frames of each (API, version) are kept and frames over --max-bytes are skipped,
+--per-api frames of each (API, version) are kept (three times as many Produce and Fetch
+frames, which carry the record batches) and frames over --max-bytes are skipped,
 so the corpus stays small. Runs until --timeout seconds pass. Python 3 stdlib only.
 tools/fuzz.sh capture drives it with kcat, confluent-kafka and kafka-python.
 """
