@@ -9,6 +9,10 @@
 #                                             real pipit broker through tools/fuzz-capture.py
 #   tools/fuzz.sh tmin TARGET FILE            minimise a crash input
 #
+# A run stops at a target's first crash (so `make fuzz` fails while a crash is open);
+# KEEP_GOING=1 runs each target in libFuzzer's fork mode with -ignore_crashes=1 instead,
+# saving every crash to fuzz/artifacts/<target>/ and fuzzing on (for long campaigns).
+#
 # Needs the nightly toolchain (rustup) for libFuzzer; installs cargo-fuzz if missing.
 # New inputs the fuzzer finds go to fuzz/target/corpus/<target>/ (not checked in);
 # crashes to fuzz/artifacts/<target>/.
@@ -52,8 +56,10 @@ run() {
         local work=target/corpus/$t log=target/fuzz-$t.log
         mkdir -p "$work" "artifacts/$t"
         echo "fuzz: $t for ${secs}s"
+        local mode=(-jobs=1 -workers=1)
+        [ "${KEEP_GOING:-0}" = 1 ] && mode=(-fork=1 -ignore_crashes=1)
         if rustup run nightly cargo fuzz run -s none -a "$t" "$work" "corpus/$t" -- \
-            -max_total_time="$secs" -jobs=1 -workers=1 -max_len="$(max_len "$t")" \
+            -max_total_time="$secs" "${mode[@]}" -max_len="$(max_len "$t")" \
             -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
             -artifact_prefix="artifacts/$t/" >"$log" 2>&1; then :; else
             status=1
@@ -62,6 +68,11 @@ run() {
         fi
         local n
         n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+        # Fork mode prints no final stats: take the last "#N:" progress line.
+        [ -n "$n" ] || n=$(sed -n 's/^#\([0-9]*\):.*/\1/p' "$log" | tail -1)
+        local crashes
+        crashes=$(ls "artifacts/$t" | grep -c '^crash-' || true)
+        [ "$crashes" = 0 ] || echo "fuzz: $t $crashes crash inputs in fuzz/artifacts/$t/" 
         echo "fuzz: $t ${n:-0} executions, corpus $(ls "$work" | wc -l) inputs"
         total=$((total + ${n:-0}))
     done
