@@ -422,6 +422,11 @@ fn check_ring(ring: &mut Ring<MemBackend>, trusted_below: u64) {
             span.next_offset > offset,
             "read at {offset} made no progress: {span:?}"
         );
+        let seg = ring.config().segment_bytes;
+        assert!(
+            span.len <= seg,
+            "served {span:?}, longer than a {seg}-byte slot"
+        );
         buf.resize(span.len as usize, 0);
         ring.read_span(&span, &mut buf).expect("read a served span");
         let mut at = &buf[..];
@@ -429,7 +434,7 @@ fn check_ring(ring: &mut Ring<MemBackend>, trusted_below: u64) {
         while !at.is_empty() {
             let b = match RecordBatch::new_checked(at) {
                 Ok(b) => b,
-                Err(_) if be64(at, 0) < trusted_below => break,
+                Err(_) if span.first_offset < trusted_below => break,
                 Err(e) => panic!("served an invalid batch at {offset}: {e:?}"),
             };
             assert!(
