@@ -72,7 +72,7 @@ run() {
         [ -n "$n" ] || n=$(sed -n 's/^#\([0-9]*\):.*/\1/p' "$log" | tail -1)
         local crashes
         crashes=$(ls "artifacts/$t" | grep -c '^crash-' || true)
-        [ "$crashes" = 0 ] || echo "fuzz: $t $crashes crash inputs in fuzz/artifacts/$t/" 
+        [ "$crashes" = 0 ] || echo "fuzz: $t: fuzz/artifacts/$t/ holds $crashes crash inputs (this run and earlier ones)" 
         echo "fuzz: $t ${n:-0} executions, corpus $(ls "$work" | wc -l) inputs"
         total=$((total + ${n:-0}))
     done
