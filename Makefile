@@ -15,6 +15,7 @@ help:
 	@echo "make cross BOARD=rpi4   static binary for a board (boards/README.md)"
 	@echo "make test-arm   board binaries under qemu-user"
 	@echo "make footprint  binary sizes, RSS, start time, write amplification"
+	@echo "make fuzz FUZZ_S=30   each fuzz target for FUZZ_S seconds (nightly, cargo-fuzz)"
 
 build:
 	$(CARGO) build --release
@@ -69,3 +70,11 @@ test-arm:
 # Binary sizes per target, RSS, start time and write amplification into BENCHMARKS.md.
 footprint:
 	@tools/footprint.sh
+
+# Fuzz targets (fuzz/, RELIABILITY.md): each runs FUZZ_S seconds, one job at a time, on the
+# nightly toolchain; cargo-fuzz is installed if missing. `make test` replays the seed corpus
+# and every fixed crash on stable (tests/fuzz_corpus.rs).
+FUZZ_S ?= 30
+.PHONY: fuzz
+fuzz:
+	@tools/fuzz.sh run $(FUZZ_S)

@@ -449,7 +449,7 @@ pub(super) async fn read_frame(stream: &mut TcpStream, addr: &str) -> Result<Vec
 
 /// Checks the correlation id and strips the response header, read with the protocol
 /// layer's bounds-checked reader (the same one that parses request headers).
-fn response_body(
+pub fn response_body(
     addr: &str,
     raw: Vec<u8>,
     correlation_id: i32,
@@ -477,7 +477,7 @@ fn response_body(
     Ok(body)
 }
 
-fn decode_body<T: Decodable>(
+pub fn decode_body<T: Decodable>(
     addr: &str,
     mut body: bytes::Bytes,
     version: i16,
