@@ -79,9 +79,8 @@ fn pipit_producer(
                     .map_err(|e| e.to_string())?;
                 futures.push(f);
                 sent.store(i as usize + 1, Ordering::Release);
-                if i % 8 == 0 {
-                    smol::Timer::after(Duration::from_millis(2)).await;
-                }
+                // Paced (about 0.6 s a cycle) so every kill lands mid-stream.
+                smol::Timer::after(Duration::from_millis(2)).await;
             }
             let mut acked = Vec::new();
             for (i, f) in futures.into_iter().enumerate() {
@@ -195,9 +194,18 @@ fn kill9_soak_loses_and_duplicates_nothing_acknowledged() {
         std::thread::sleep(Duration::from_millis(50 + rng.next_u64() % 400));
         let pause = rng.next_u64().is_multiple_of(2);
         if pause {
-            // SIGSTOP: the broker hangs (a stalled card, a debugger); producers keep sending.
+            // SIGSTOP: the broker hangs (a stalled card, a debugger); producers
+            // keep sending, and what they send now cannot be acknowledged
+            // before the kill: records are surely in flight.
             b.signal("STOP");
-            std::thread::sleep(Duration::from_millis(20 + rng.next_u64() % 80));
+            let at_stop = sent.load(Ordering::Acquire);
+            let frozen = Instant::now();
+            while sent.load(Ordering::Acquire) < (at_stop + 3).min(PER_CYCLE as usize)
+                && frozen.elapsed() < Duration::from_secs(2)
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::thread::sleep(Duration::from_millis(rng.next_u64() % 80));
         }
         b.kill9();
         let at_kill = sent.load(Ordering::Acquire);
