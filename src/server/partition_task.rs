@@ -425,13 +425,13 @@ impl Owner {
                 Err(e) => {
                     let io = matches!(e, AppendFailure::Storage(AppendError::Io(_)));
                     let fail = append_fail(e, &self.name);
-                    let _ = reply.try_send(Err(fail.clone()));
                     if io {
                         // A write or a roll's sync failed: as after a failed
                         // fsync, nothing written since the last good sync may
-                        // ever be acknowledged.
-                        self.go_offline(fail.message);
+                        // ever be acknowledged. Offline before the answer goes.
+                        self.go_offline(fail.message.clone());
                     }
+                    let _ = reply.try_send(Err(fail));
                 }
             }
         }
