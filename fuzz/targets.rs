@@ -611,17 +611,22 @@ pub fn response(data: &[u8]) {
     });
 }
 
-fn decode<T: Decodable + HeaderVersion>(raw: Vec<u8>, corr: i32, version: i16) -> Option<T> {
+fn decode<T: Decodable + HeaderVersion>(
+    key: i16,
+    raw: Vec<u8>,
+    corr: i32,
+    version: i16,
+) -> Option<T> {
     let body = response_body("fuzz", raw, corr, T::header_version(version)).ok()?;
-    decode_body::<T>("fuzz", body, version).ok()
+    decode_body::<T>("fuzz", key, body, version).ok()
 }
 
 fn decode_response(key: i16, version: i16, raw: Vec<u8>, corr: i32) {
     match key {
-        0 => drop(decode::<ProduceResponse>(raw, corr, version)),
+        0 => drop(decode::<ProduceResponse>(key, raw, corr, version)),
         1 => {
             // The consumer then reads each partition's records.
-            if let Some(r) = decode::<FetchResponse>(raw, corr, version) {
+            if let Some(r) = decode::<FetchResponse>(key, raw, corr, version) {
                 for t in &r.responses {
                     for p in &t.partitions {
                         if let Some(records) = &p.records {
@@ -631,16 +636,16 @@ fn decode_response(key: i16, version: i16, raw: Vec<u8>, corr: i32) {
                 }
             }
         }
-        2 => drop(decode::<ListOffsetsResponse>(raw, corr, version)),
-        3 => drop(decode::<MetadataResponse>(raw, corr, version)),
-        18 => drop(decode::<ApiVersionsResponse>(raw, corr, version)),
-        19 => drop(decode::<CreateTopicsResponse>(raw, corr, version)),
-        20 => drop(decode::<DeleteTopicsResponse>(raw, corr, version)),
-        22 => drop(decode::<InitProducerIdResponse>(raw, corr, version)),
-        32 => drop(decode::<DescribeConfigsResponse>(raw, corr, version)),
-        37 => drop(decode::<CreatePartitionsResponse>(raw, corr, version)),
+        2 => drop(decode::<ListOffsetsResponse>(key, raw, corr, version)),
+        3 => drop(decode::<MetadataResponse>(key, raw, corr, version)),
+        18 => drop(decode::<ApiVersionsResponse>(key, raw, corr, version)),
+        19 => drop(decode::<CreateTopicsResponse>(key, raw, corr, version)),
+        20 => drop(decode::<DeleteTopicsResponse>(key, raw, corr, version)),
+        22 => drop(decode::<InitProducerIdResponse>(key, raw, corr, version)),
+        32 => drop(decode::<DescribeConfigsResponse>(key, raw, corr, version)),
+        37 => drop(decode::<CreatePartitionsResponse>(key, raw, corr, version)),
         _ => drop(decode::<IncrementalAlterConfigsResponse>(
-            raw, corr, version,
+            key, raw, corr, version,
         )),
     }
 }

@@ -6,7 +6,10 @@
 //! size-prefixed frame and reads exactly one response, checking its correlation id.
 //! Requests are sent one at a time per connection, so responses cannot be mixed up.
 //! Every connect, write and read is bounded by the request timeout; frames above
-//! [`MAX_RESPONSE_BYTES`] are refused before allocation. Errors are typed
+//! [`MAX_RESPONSE_BYTES`] are refused before allocation, and every response body is
+//! walked by the protocol guard ([`check_response`]) before kafka-protocol decodes it, so
+//! a hostile broker's lengths cannot make the decoder allocate more than a small multiple
+//! of the frame (a refusal is [`ClientError::BadResponse`]). Errors are typed
 //! ([`ClientError`]); Kafka error codes become [`ClientError::Kafka`] only where a
 //! caller looks at a response's error field.
 
@@ -23,7 +26,7 @@ use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::TcpStream;
 
 use super::produce_frame;
-use crate::protocol::guard::{GuardError, Reader};
+use crate::protocol::guard::{GuardError, Reader, check_response};
 
 /// Largest response frame accepted (Kafka's fetch.max.bytes default is 50 MiB).
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
@@ -58,6 +61,15 @@ pub enum ClientError {
     Timeout { addr: String, what: String },
     /// The bytes on the wire made no sense (bad frame, decode error, wrong correlation id).
     Protocol { addr: String, message: String },
+    /// A response body the guard refused before decoding: a length or count in it cannot
+    /// fit in the bytes that follow (or the body is malformed), so decoding it could
+    /// allocate without bound.
+    BadResponse {
+        addr: String,
+        api_key: i16,
+        api_version: i16,
+        reason: GuardError,
+    },
     /// The broker does not support a version of this API we can speak.
     Unsupported { addr: String, api_key: i16 },
     /// A Kafka error code from a response.
@@ -106,6 +118,16 @@ impl fmt::Display for ClientError {
             ClientError::Protocol { addr, message } => {
                 write!(f, "{addr}: protocol error: {message}")
             }
+            ClientError::BadResponse {
+                addr,
+                api_key,
+                api_version,
+                reason,
+            } => write!(
+                f,
+                "{addr}: refused {} response v{api_version}: {reason}",
+                api_name(*api_key)
+            ),
             ClientError::Unsupported { addr, api_key } => {
                 write!(
                     f,
@@ -247,9 +269,9 @@ impl Conn {
             .map(|b| i16::from_be_bytes([b[0], b[1]]))
             .unwrap_or(-1);
         let resp = if code == 35 {
-            decode_body::<ApiVersionsResponse>(&self.addr, body, 0)?
+            decode_body::<ApiVersionsResponse>(&self.addr, 18, body, 0)?
         } else {
-            decode_body::<ApiVersionsResponse>(&self.addr, body, 3)?
+            decode_body::<ApiVersionsResponse>(&self.addr, 18, body, 3)?
         };
         if resp.error_code != 0 && resp.error_code != 35 {
             return Err(ClientError::kafka(resp.error_code, Some("ApiVersions")));
@@ -268,7 +290,7 @@ impl Conn {
         let header_v =
             <R::Response as kafka_protocol::protocol::HeaderVersion>::header_version(version);
         let body = self.roundtrip(R::KEY, version, header_v, req).await?;
-        decode_body::<R::Response>(&self.addr, body, version)
+        decode_body::<R::Response>(&self.addr, R::KEY, body, version)
     }
 
     /// Sends `req` and reads no response (Produce with acks=0).
@@ -372,7 +394,7 @@ impl Conn {
         let header_v =
             <ProduceResponse as kafka_protocol::protocol::HeaderVersion>::header_version(version);
         let body = response_body(&addr, raw, correlation_id, header_v)?;
-        decode_body(&addr, body, version).map(Some)
+        decode_body(&addr, ProduceRequest::KEY, body, version).map(Some)
     }
 }
 
@@ -422,7 +444,7 @@ pub(super) fn decode_produce_response(
     let header_v =
         <ProduceResponse as kafka_protocol::protocol::HeaderVersion>::header_version(version);
     let body = response_body(addr, raw, correlation_id, header_v)?;
-    decode_body(addr, body, version)
+    decode_body(addr, ProduceRequest::KEY, body, version)
 }
 
 /// Reads one size-prefixed response frame.
@@ -477,15 +499,32 @@ pub fn response_body(
     Ok(body)
 }
 
+/// Decodes the body of the response to a request of `api_key` at `version`, after the
+/// guard proved its lengths fit ([`ClientError::BadResponse`] when not).
 pub fn decode_body<T: Decodable>(
     addr: &str,
+    api_key: i16,
     mut body: bytes::Bytes,
     version: i16,
 ) -> Result<T, ClientError> {
+    check_response(api_key, version, &body).map_err(|reason| ClientError::BadResponse {
+        addr: addr.to_string(),
+        api_key,
+        api_version: version,
+        reason,
+    })?;
     T::decode(&mut body, version).map_err(|e| ClientError::Protocol {
         addr: addr.to_string(),
         message: format!("cannot decode response v{version}: {e}"),
     })
+}
+
+/// The API's Kafka name ("Metadata"), or "API key N" for one kafka-protocol does not know.
+fn api_name(api_key: i16) -> String {
+    match kafka_protocol::messages::ApiKey::try_from(api_key) {
+        Ok(k) => format!("{k:?}"),
+        Err(()) => format!("API key {api_key}"),
+    }
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -556,3 +595,7 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+#[path = "conn_guard_tests.rs"]
+mod guard_tests;

@@ -1,9 +1,12 @@
-//! The request guard: a schema-driven pre-decode walk of a request body.
+//! The guard: a schema-driven pre-decode walk of a request or response body.
 //!
 //! kafka-protocol 0.18.0 reserves `Vec::with_capacity(n)` and `vec![0; n]` with `n` taken
 //! straight off the wire, so a 19-byte request can ask for a 154 GB allocation and abort
-//! the process. [`check_request`] walks a body exactly as the decoder would, field by field
-//! from the generated table in `schemas.rs` (its types in `schema_model.rs`), and accepts it only if every array count,
+//! the process, and a 12-byte response from a hostile broker can do the same to a client.
+//! [`check_request`] (the broker, before decoding a request) and [`check_response`] (the
+//! client, before decoding a response) walk a body exactly as the decoder would, field by
+//! field from the generated tables in `schemas.rs` and `response_schemas.rs` (their types in
+//! `schema_model.rs`), and accept it only if every array count,
 //! string length and bytes length fits in the bytes that remain (an array needs
 //! `count × minimum element size` bytes, the minimum never taken below 1), every varint is
 //! well formed (at most 5 bytes, fits a u32), no non-nullable length is negative, and every
@@ -11,10 +14,14 @@
 //! decoder's allocations are bounded by a small multiple of the body length; the walk itself
 //! never allocates, never panics and does work linear in the body length.
 
+use super::schema_model::MessageSchema;
 use super::schema_model::{FieldSchema, NO, T};
-use super::schemas::{MESSAGES, STRUCTS};
+use super::{response_schemas, schemas};
 
-/// Why a request was refused; `at` is a byte offset into the walked buffer.
+/// A generated struct table: `T::Struct(i)` indexes it.
+type Structs = &'static [(&'static str, &'static [FieldSchema])];
+
+/// Why a body was refused; `at` is a byte offset into the walked buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GuardError {
     /// No schema for this API key.
@@ -46,7 +53,35 @@ pub enum GuardError {
 
 impl core::fmt::Display for GuardError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "request refused by guard: {self:?}")
+        match *self {
+            GuardError::UnknownApi { api_key } => write!(f, "no schema for API key {api_key}"),
+            GuardError::UnsupportedVersion {
+                api_key,
+                api_version,
+            } => write!(f, "no schema for API key {api_key} v{api_version}"),
+            GuardError::Truncated { at } => write!(f, "truncated at byte {at}"),
+            GuardError::LengthPastEnd { at, len, remaining } => write!(
+                f,
+                "length {len} at byte {at} runs past the end ({remaining} bytes remain)"
+            ),
+            GuardError::ArrayTooLong {
+                at,
+                count,
+                min_element,
+                remaining,
+            } => write!(
+                f,
+                "array of {count} elements at byte {at} needs at least {min_element} bytes \
+                 each, {remaining} bytes remain"
+            ),
+            GuardError::NegativeLength { at, len } => {
+                write!(f, "length {len} at byte {at} where null is not allowed")
+            }
+            GuardError::BadVarint { at } => write!(f, "malformed varint at byte {at}"),
+            GuardError::BadTaggedField { at, tag } => {
+                write!(f, "invalid tagged field {tag} at byte {at}")
+            }
+        }
     }
 }
 
@@ -54,7 +89,35 @@ impl std::error::Error for GuardError {}
 
 /// Checks `body` (the bytes after the request header) of `api_key` at `api_version`.
 pub fn check_request(api_key: i16, api_version: i16, body: &[u8]) -> Result<(), GuardError> {
-    let msg = MESSAGES
+    check(
+        &schemas::MESSAGES,
+        &schemas::STRUCTS,
+        api_key,
+        api_version,
+        body,
+    )
+}
+
+/// Checks `body` (the bytes after the response header, whichever its version) of the
+/// response to a request of `api_key` at `api_version`.
+pub fn check_response(api_key: i16, api_version: i16, body: &[u8]) -> Result<(), GuardError> {
+    check(
+        &response_schemas::MESSAGES,
+        &response_schemas::STRUCTS,
+        api_key,
+        api_version,
+        body,
+    )
+}
+
+fn check(
+    messages: &[MessageSchema],
+    structs: Structs,
+    api_key: i16,
+    api_version: i16,
+    body: &[u8],
+) -> Result<(), GuardError> {
+    let msg = messages
         .iter()
         .find(|m| m.api_key == api_key)
         .ok_or(GuardError::UnknownApi { api_key })?;
@@ -66,6 +129,7 @@ pub fn check_request(api_key: i16, api_version: i16, body: &[u8]) -> Result<(), 
     }
     let mut r = Reader::new(body);
     let mut w = Walker {
+        structs,
         version: api_version,
         flexible: msg.flexible.contains(api_version),
     };
@@ -170,13 +234,17 @@ pub(crate) fn check_count(
 }
 
 struct Walker {
+    structs: Structs,
     version: i16,
     flexible: bool,
 }
 
 impl Walker {
-    fn fields(idx: u16) -> &'static [FieldSchema] {
-        STRUCTS.get(usize::from(idx)).map(|s| s.1).unwrap_or(&[])
+    fn fields(&self, idx: u16) -> &'static [FieldSchema] {
+        self.structs
+            .get(usize::from(idx))
+            .map(|s| s.1)
+            .unwrap_or(&[])
     }
 
     fn in_body(&self, fs: &FieldSchema) -> bool {
@@ -184,7 +252,7 @@ impl Walker {
     }
 
     fn walk_struct(&mut self, r: &mut Reader<'_>, idx: u16) -> Result<(), GuardError> {
-        for fs in Self::fields(idx) {
+        for fs in self.fields(idx) {
             if self.in_body(fs) {
                 self.walk_field(r, fs)?;
             }
@@ -204,7 +272,8 @@ impl Walker {
             let tag = r.uvarint()?;
             let size_at = r.pos();
             let size = r.uvarint()?;
-            let known = Self::fields(idx)
+            let known = self
+                .fields(idx)
                 .iter()
                 .find(|fs| fs.tagged != NO && fs.tag == tag);
             let Some(fs) = known else {
@@ -312,7 +381,7 @@ impl Walker {
             }
             T::Struct(idx) => {
                 let mut n = usize::from(self.flexible);
-                for fs in Self::fields(idx) {
+                for fs in self.fields(idx) {
                     if self.in_body(fs) {
                         n += if fs.array {
                             if self.flexible { 1 } else { 4 }

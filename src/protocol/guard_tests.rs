@@ -1,6 +1,7 @@
 //! Unit tests of the guard: each attack named in the brief, plus tagged-field handling.
 
 use super::*;
+use crate::protocol::schemas::STRUCTS;
 
 const METADATA: i16 = 3;
 const FETCH: i16 = 1;
@@ -217,10 +218,12 @@ fn unknown_api_and_version_are_typed() {
 fn minimum_struct_size_counts_only_fields_present_in_the_version() {
     // Metadata v1 topic: a name (i16 length) → 2 bytes; v10: topic_id + compact name + tags.
     let w1 = Walker {
+        structs: &STRUCTS,
         version: 1,
         flexible: false,
     };
     let w10 = Walker {
+        structs: &STRUCTS,
         version: 10,
         flexible: true,
     };

@@ -1,9 +1,10 @@
-//! The shape of the generated request schemas (`schemas.rs`): version ranges, field
-//! types, fields and messages.
+//! The shape of the generated request and response schemas (`schemas.rs`,
+//! `response_schemas.rs`): version ranges, field types, fields and messages.
 //!
-//! Both the generated table and the guard that walks it (`guard.rs`) use these types, so
+//! Both generated tables and the guard that walks them (`guard.rs`) use these types, so
 //! neither imports the other's module. Invariant: a `T::Struct(i)` index is always into
-//! `schemas::STRUCTS`, and a version range is inclusive, `NO` being the empty one.
+//! the `STRUCTS` of the same generated file as the field, and a version range is
+//! inclusive, `NO` being the empty one.
 
 /// Open upper end of a version range ("3+").
 pub const MAX: i16 = i16::MAX;
@@ -67,7 +68,7 @@ pub const fn f(ty: T, array: bool, versions: V, nullable: V, tagged: V, tag: u32
     }
 }
 
-/// One request message: its API key, valid and flexible versions, and root struct.
+/// One request or response message: its API key, valid and flexible versions, and root struct.
 #[derive(Clone, Copy, Debug)]
 pub struct MessageSchema {
     pub api_key: i16,
