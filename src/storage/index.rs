@@ -40,6 +40,12 @@ impl IndexEntry {
     }
 }
 
+/// The offset entry `e` of a slot based at `base` names, or `None` when it
+/// would pass `u64::MAX` (a damaged entry in a slot labelled near it).
+pub fn offset_of(base: u64, e: IndexEntry) -> Option<u64> {
+    base.checked_add(u64::from(e.rel))
+}
+
 /// One time-index entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeEntry {

@@ -70,7 +70,7 @@ impl<B: Backend> Ring<B> {
             if let Some(g) = s.gap_at(pos, expected) {
                 expected = g.next_offset;
             }
-            let size = s.size;
+            let (size, slot_next) = (s.size, s.next);
             if pos >= size {
                 return Ok(None);
             }
@@ -81,13 +81,18 @@ impl<B: Backend> Ring<B> {
             if let Some(bound) = bound
                 && let Some(h) = scan::header_at(&mut self.backend, &self.cfg, n, pos)?
                 && h.base_offset as u64 == expected
+                && (h.last_offset() as u64) < slot_next
                 && pos as u64 + h.total_len() as u64 <= bound as u64
             {
                 return Ok(Some((pos, h)));
             }
-            let checked =
-                scan::check_batch(&mut self.backend, &self.cfg, n, pos, |o| o == expected)?
-                    .filter(|h| pos as u64 + h.total_len() as u64 <= size as u64);
+            // Ours: the offset expected here, and no offset the slot does
+            // not hold (a batch running into the next slot's is damage).
+            let ours = |h: &BatchHeader| {
+                h.base_offset as u64 == expected && (h.last_offset() as u64) < slot_next
+            };
+            let checked = scan::check_batch(&mut self.backend, &self.cfg, n, pos, ours)?
+                .filter(|h| pos as u64 + h.total_len() as u64 <= size as u64);
             if let Some(h) = checked {
                 if let Some(s) = self.slot_mut(n) {
                     s.mark_verified(pos, pos + h.total_len() as u32);
@@ -112,6 +117,7 @@ impl<B: Backend> Ring<B> {
             base,
             pos,
             expected,
+            Some(next),
             Some(next),
             size,
             entries,
@@ -151,7 +157,10 @@ impl<B: Backend> Ring<B> {
         let mut k = index::floor_index(&mut self.backend, n, entries, rel)?;
         while let Some(i) = k.filter(|&i| i > 0) {
             let e = index::read_entry(&mut self.backend, n, i)?;
-            let want = base + e.rel as u64;
+            let Some(want) = index::offset_of(base, e) else {
+                k = Some(i - 1);
+                continue;
+            };
             let in_hole = self.slot(n).and_then(|s| s.hole_at(e.pos)).is_some();
             if e.rel <= rel
                 && e.pos < size
@@ -393,9 +402,10 @@ impl<B: Backend> Ring<B> {
             let (mut pos, mut expected) = (0, base);
             if let Some(k) = index::last_time_entry_below(&mut self.backend, n, entries, ts)? {
                 let e = index::read_entry(&mut self.backend, n, k)?;
-                let hint = base + e.rel as u64;
+                let hint = index::offset_of(base, e);
                 let in_hole = self.slot(n).and_then(|s| s.hole_at(e.pos)).is_some();
-                if !in_hole
+                if let Some(hint) = hint
+                    && !in_hole
                     && let Some(h) = scan::header_at(&mut self.backend, &self.cfg, n, e.pos)?
                     && h.base_offset as u64 == hint
                 {

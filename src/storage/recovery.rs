@@ -8,7 +8,8 @@
 //! checkpoint's holes of the part before it, each checked to be a real hole;
 //! else the slot start) and scans forward, accepting a batch only if its
 //! length is in bounds, its CRC-32C is valid and its base offset is exactly
-//! the next expected offset. Stale bytes in a recycled slot carry lower
+//! the next expected offset, and its last offset below the next slot's base
+//! (a slot never claims offsets of the next). Stale bytes in a recycled slot carry lower
 //! offsets, so they can never pass. The part before the starting point is not
 //! re-read: the read path checks it batch by batch before serving it (see
 //! `read`).
@@ -200,7 +201,8 @@ fn start_point<B: Backend>(
             None => e.rel == 0 && e.pos == 0,
             Some(p) => e.rel > p.rel && e.pos > p.pos,
         };
-        if !ordered || e.pos >= cfg.segment_bytes || base + e.rel as u64 >= recovery_point {
+        let below = index::offset_of(base, e).is_some_and(|o| o < recovery_point);
+        if !ordered || e.pos >= cfg.segment_bytes || !below {
             break;
         }
         best = Some((k, e));
@@ -208,8 +210,11 @@ fn start_point<B: Backend>(
     }
     let Some((k, e)) = best else { return Ok(None) };
     let t = index::read_time_entry(b, slot, k)?;
-    let want = base + e.rel as u64;
-    if t.rel != e.rel || check_batch(b, cfg, slot, e.pos, |o| o == want)?.is_none() {
+    let Some(want) = index::offset_of(base, e) else {
+        return Ok(None);
+    };
+    let is_want = |h: &BatchHeader| h.base_offset as u64 == want;
+    if t.rel != e.rel || check_batch(b, cfg, slot, e.pos, is_want)?.is_none() {
         return Ok(None);
     }
     Ok(Some((k, e, t)))
@@ -285,6 +290,13 @@ impl Ctx<'_> {
             .filter(|&u| u > expected)
     }
 
+    /// Whether batch `h` ends below the next slot's base (always, for the
+    /// newest slot).
+    fn fits(&self, h: &BatchHeader) -> bool {
+        self.next_base
+            .is_none_or(|nb| (h.last_offset() as u64) < nb)
+    }
+
     fn quarantine(&mut self, start: u32, end: u32, first_offset: u64, next_offset: u64) {
         if self.report.holes.push((first_offset, next_offset)).is_err() {
             self.report.holes_dropped += 1;
@@ -333,7 +345,12 @@ fn trusted_holes<B: Backend>(
                 .is_some_and(|x| x.base_offset as u64 == h.next_offset)
         };
         let first = h.first_offset;
-        if !ends_at_batch || check_batch(b, ctx.cfg, ctx.slot, h.start, |o| o == first)?.is_some() {
+        if !ends_at_batch
+            || check_batch(b, ctx.cfg, ctx.slot, h.start, |x| {
+                x.base_offset as u64 == first
+            })?
+            .is_some()
+        {
             return Ok(None);
         }
         prev_end = h.end;
@@ -347,7 +364,8 @@ fn recover_slot<B: Backend>(b: &mut B, ctx: &mut Ctx<'_>) -> Result<Slot, B::Err
     let mut s = Slot::empty(base);
     let mut pos = 0u32;
     if let Some((k, e, t)) = start_point(b, cfg, slot, base, ctx.checkpoint.recovery_point)? {
-        let at_offset = base + e.rel as u64;
+        // `start_point` only returns entries whose offset is below u64::MAX.
+        let at_offset = index::offset_of(base, e).unwrap_or(base);
         match trusted_holes(b, ctx, e.pos, at_offset)? {
             Some(holes) => {
                 pos = e.pos;
@@ -367,7 +385,10 @@ fn recover_slot<B: Backend>(b: &mut B, ctx: &mut Ctx<'_>) -> Result<Slot, B::Err
     let max_entries = index::max_entries(cfg.segment_bytes, cfg.index_interval) as u32;
     loop {
         let expected = s.next;
-        if let Some(h) = check_batch(b, cfg, slot, pos, |o| o == expected)? {
+        // A batch whose offsets run into the next slot's is damage: this
+        // slot would otherwise claim (and serve for) offsets of the next.
+        let ours = |h: &BatchHeader| h.base_offset as u64 == expected && ctx.fits(h);
+        if let Some(h) = check_batch(b, cfg, slot, pos, ours)? {
             accept(b, cfg, slot, &mut s, pos, &h, ctx.report)?;
             pos += h.total_len() as u32;
             continue;
@@ -397,6 +418,7 @@ fn recover_slot<B: Backend>(b: &mut B, ctx: &mut Ctx<'_>) -> Result<Slot, B::Err
             pos,
             expected,
             upper,
+            ctx.next_base,
             cfg.segment_bytes,
             max_entries,
         )?;

@@ -38,14 +38,15 @@ pub(crate) fn header_at<B: Backend>(
     Ok(BatchHeader::parse(&head).ok())
 }
 
-/// Checks the batch at `pos`: in bounds, valid header, valid CRC, and a base
-/// offset `accept` agrees with. Returns its header.
+/// Checks the batch at `pos`: in bounds, valid header, valid CRC, a
+/// non-negative base offset, and offsets `accept` agrees with (it sees the
+/// parsed header before the CRC is computed). Returns its header.
 pub(crate) fn check_batch<B: Backend>(
     b: &mut B,
     cfg: &RingConfig,
     slot: u16,
     pos: u32,
-    accept: impl Fn(u64) -> bool,
+    accept: impl Fn(&BatchHeader) -> bool,
 ) -> Result<Option<BatchHeader>, B::Error> {
     let seg = cfg.segment_bytes as u64;
     if pos as u64 + batch::HEADER_LEN as u64 > seg {
@@ -56,8 +57,7 @@ pub(crate) fn check_batch<B: Backend>(
     let Ok(h) = BatchHeader::parse(&head) else {
         return Ok(None);
     };
-    if h.base_offset < 0 || !accept(h.base_offset as u64) || pos as u64 + h.total_len() as u64 > seg
-    {
+    if h.base_offset < 0 || !accept(&h) || pos as u64 + h.total_len() as u64 > seg {
         return Ok(None);
     }
     let mut digest = batch::CRC32C.digest();
@@ -78,7 +78,9 @@ pub(crate) fn check_batch<B: Backend>(
 /// Where damage at `pos` (a batch boundary whose batch should have had base
 /// offset `expected`) ends: the next checked batch of this slot before byte
 /// `end`, with a base offset above `expected` and, when `upper` is known,
-/// below it. `entries` bounds the index entries consulted. The byte scan
+/// below it; when `ends_below` is known (the next slot's base), its last
+/// offset must be below that too, so a slot never claims offsets of the
+/// next. `entries` bounds the index entries consulted. The byte scan
 /// runs up to the first batch an index entry finds, or to `end` when
 /// `upper` is known (more data must exist).
 #[allow(clippy::too_many_arguments)]
@@ -90,10 +92,15 @@ pub(crate) fn find_next_valid<B: Backend>(
     pos: u32,
     expected: u64,
     upper: Option<u64>,
+    ends_below: Option<u64>,
     end: u32,
     entries: u32,
 ) -> Result<Option<(u32, BatchHeader)>, B::Error> {
-    let in_range = |o: u64| o > expected && upper.is_none_or(|u| o < u);
+    let fits = |h: &BatchHeader| ends_below.is_none_or(|e| (h.last_offset() as u64) < e);
+    let in_range = |h: &BatchHeader| {
+        let o = h.base_offset as u64;
+        o > expected && upper.is_none_or(|u| o < u) && fits(h)
+    };
     // 0. A valid batch right here with a later offset, when offsets up to
     //    `upper` are known to exist: only offsets are missing (a gap). Not
     //    otherwise: a torn write of `baseOffset` over a stale batch looks
@@ -119,11 +126,14 @@ pub(crate) fn find_next_valid<B: Backend>(
         if k > 0 && e.rel == 0 && e.pos == 0 {
             break;
         }
-        let want = base + e.rel as u64;
+        let Some(want) = index::offset_of(base, e) else {
+            continue;
+        };
         if e.pos > pos
             && e.pos < end
-            && in_range(want)
-            && let Some(h) = check_batch(b, cfg, slot, e.pos, |o| o == want)?
+            && let Some(h) = check_batch(b, cfg, slot, e.pos, |h| {
+                h.base_offset as u64 == want && in_range(h)
+            })?
         {
             hit = Some((e.pos, h));
             break;
@@ -149,7 +159,7 @@ fn byte_scan<B: Backend>(
     slot: u16,
     from: u32,
     end: u32,
-    accept: impl Fn(u64) -> bool,
+    accept: impl Fn(&BatchHeader) -> bool,
 ) -> Result<Option<(u32, BatchHeader)>, B::Error> {
     let end = end.min(cfg.segment_bytes);
     let mut buf = [0u8; SCAN_CHUNK];
@@ -172,7 +182,7 @@ fn byte_scan<B: Backend>(
             let Ok(h) = BatchHeader::parse(head) else {
                 continue;
             };
-            if h.base_offset < 0 || !accept(h.base_offset as u64) {
+            if h.base_offset < 0 || !accept(&h) {
                 continue;
             }
             let p = at + i as u32;
