@@ -179,9 +179,7 @@ pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     let mark = journal().map(|j| j.records);
     File::open(dir)?.sync_all()?;
-    if let (Some(mark), Some(mut j)) = (mark, journal())
-        && !j.lose_syncs
-    {
+    if let (Some(mark), Some(mut j)) = (mark, journal()) {
         let mut r = vec![b'D'];
         push_path(&mut r, dir);
         r.extend_from_slice(&mark.to_le_bytes());
