@@ -9,11 +9,15 @@
 //! - `log.durability=fsync`: every acknowledged record is present exactly once, in order, checksum intact,
 //!   and the broker started after every cut. Producers: pipit's (partition 0) and kcat / librdkafka
 //!   (partition 1), both idempotent with acks=all.
-//! - `log.durability=replicated`: a cut may take back acknowledged records, at most those appended since
-//!   the last completed sync: the test measures the most lost in one cut against
-//!   `log.flush.interval.messages` and checks nothing is duplicated or corrupt.
-//! - The test notices a missing fsync: with `PIPIT_POWERCUT_LOSE_SYNCS=1` the journal records no sync,
-//!   as if every fsync were lost, and the same fsync run must then lose acknowledged records.
+//! - `log.durability=replicated` (`log.flush.interval.messages=50`, `.ms` 1–20): a cut may take back
+//!   acknowledged records appended since the last completed sync, never one acknowledged before the cycle
+//!   began (each cycle starts 200 ms, ten flush windows, after the previous one); the most lost in one
+//!   cut is printed; nothing is duplicated, corrupt or out of order.
+//! - The test notices a missing fsync: with `PIPIT_POWERCUT_LOSE_SYNCS=1` the journal records no sync of
+//!   a ring file, as if the group commit did not fsync, and the same fsync run must then lose
+//!   acknowledged records. (So does removing the fsync from `SyncTicket::run`: 3,085 of 3,977 lost.)
+//! - Producer errors (OUT_OF_ORDER_SEQUENCE_NUMBER after a cut) are counted and printed, not failed on:
+//!   a record the producer was told failed is not acknowledged.
 //!
 //! `make test` runs 50 cycles; `make soak` runs `PIPIT_SOAK_CYCLES` (1,000). Prints cycles, acknowledged,
 //! lost, duplicates and the faults applied.
