@@ -37,9 +37,14 @@ fn check(tag: &str, cycle: u32, i: u32) -> u32 {
     h
 }
 
+/// `tag:cycle:i:check:pad`, the pad (the check repeated, ~300 bytes) so that batches cross sector
+/// boundaries and a cut can tear inside them.
 fn value(tag: &str, cycle: u32, i: u32) -> String {
-    format!("{tag}:{cycle}:{i}:{:08x}", check(tag, cycle, i))
+    let c = format!("{:08x}", check(tag, cycle, i));
+    format!("{tag}:{cycle}:{i}:{c}:{}", c.repeat(PAD_REPEATS))
 }
+
+const PAD_REPEATS: usize = 38;
 
 /// What pipit's producer got: (record index, when acknowledged) per ack, and the errors.
 type Acks = (Vec<(u32, Instant)>, Vec<String>);
@@ -132,7 +137,9 @@ fn read_partition(b: &Broker, partition: &str) -> Vec<(u32, u32, bool)> {
             let f: Vec<&str> = l.split(':').collect();
             let parsed = (|| {
                 let (tag, c, i) = (f.first()?, f.get(1)?.parse().ok()?, f.get(2)?.parse().ok()?);
-                let ok = f.get(3) == Some(&format!("{:08x}", check(tag, c, i)).as_str());
+                let want = format!("{:08x}", check(tag, c, i));
+                let ok = f.get(3) == Some(&want.as_str())
+                    && f.get(4) == Some(&want.repeat(PAD_REPEATS).as_str());
                 Some((c, i, ok))
             })();
             parsed.unwrap_or((u32::MAX, u32::MAX, false))
@@ -156,6 +163,8 @@ struct Outcome {
     /// Records sent before a kill and acknowledged after the restart.
     in_flight_at_kill: usize,
     producer_errors: usize,
+    /// Cuts that found writes no sync had covered.
+    cuts_with_unsynced: u32,
     faults: Faults,
 }
 
@@ -221,8 +230,9 @@ fn run(durability: &str, n: u32, seed: u64, lose_syncs: bool, with_kcat: bool) -
         b.kill9();
         let killed = Instant::now();
         let at_kill = sent.load(Ordering::Acquire);
-        o.faults
-            .add(powercut::cut(&journal, &b.data_dir(), &mut rng));
+        let f = powercut::cut(&journal, &b.data_dir(), &mut rng);
+        o.cuts_with_unsynced += u32::from(f.writes > f.synced);
+        o.faults.add(f);
         // A new group-commit window now and then, as an operator might set.
         let window = ["1", "5", "20"][(rng.next_u64() % 3) as usize];
         b.set_override("log.flush.interval.ms", window);
@@ -294,7 +304,7 @@ fn run(durability: &str, n: u32, seed: u64, lose_syncs: bool, with_kcat: bool) -
     println!(
         "power cut ({durability}{}): cycles {}, acknowledged {}, in flight at a kill and acknowledged \
          after the restart {}, lost {} (most in one cut {}, acknowledged before the last flush window {}), duplicates {}, corrupt {}, out of order {}, \
-         producer errors {}; writes journalled {} (synced {}), unsynced at a cut: kept {}, dropped {}, \
+         producer errors {}; cuts with unsynced writes {}; writes journalled {} (synced {}), unsynced at a cut: kept {}, dropped {}, \
          torn {}, garbled {}; unsynced renames {} (undone {})",
         if lose_syncs { ", syncs lost" } else { "" },
         o.cycles,
@@ -307,6 +317,7 @@ fn run(durability: &str, n: u32, seed: u64, lose_syncs: bool, with_kcat: bool) -
         o.corrupt,
         o.out_of_order,
         o.producer_errors,
+        o.cuts_with_unsynced,
         f.writes,
         f.synced,
         f.kept,
