@@ -15,7 +15,7 @@
 //!   cut is printed; nothing is duplicated, corrupt or out of order.
 //! - The test notices a missing fsync: with `PIPIT_POWERCUT_LOSE_SYNCS=1` the journal records no sync of
 //!   a ring file, as if the group commit did not fsync, and the same fsync run must then lose
-//!   acknowledged records. (So does removing the fsync from `SyncTicket::run`: 3,085 of 3,977 lost.)
+//!   acknowledged records. (So does removing the fsync from `SyncTicket::run`: 3,085 of 3,977 lost in 10 cycles.)
 //! - Producer errors (OUT_OF_ORDER_SEQUENCE_NUMBER after a cut) are counted and printed, not failed on:
 //!   a record the producer was told failed is not acknowledged.
 //!

@@ -27,6 +27,8 @@ pub struct Faults {
     pub writes: usize,
     pub synced: usize,
     pub kept: usize,
+    /// Of the unsynced writes, those to a ring's `.log` files (records, not indexes or state).
+    pub unsynced_log: usize,
     pub dropped: usize,
     pub torn: usize,
     pub garbled: usize,
@@ -40,6 +42,7 @@ impl Faults {
         self.writes += o.writes;
         self.synced += o.synced;
         self.kept += o.kept;
+        self.unsynced_log += o.unsynced_log;
         self.dropped += o.dropped;
         self.torn += o.torn;
         self.garbled += o.garbled;
@@ -212,6 +215,7 @@ pub fn cut(journal: &Path, data_dir: &Path, rng: &mut SeededRng) -> Faults {
             continue; // the file is gone (removed later)
         };
         let end = pos + len;
+        f.unsynced_log += usize::from(path.extension().is_some_and(|e| e == "log"));
         match rng.next_u64() % 4 {
             0 => f.kept += 1,
             1 => {
