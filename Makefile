@@ -11,7 +11,7 @@ help:
 	@echo "make nostd      build the storage layer without std or alloc ($(NOSTD_TARGET))"
 	@echo "make lint       cargo fmt --check and clippy -D warnings"
 	@echo "make bench      benchmarks; results go to BENCHMARKS.md"
-	@echo "make soak       long crash soaks (SOAK_CYCLES=1000 kill -9 cycles); make test runs 20"
+	@echo "make soak       long crash soaks (SOAK_CYCLES=1000 kill -9 and power-cut cycles); make test runs 20 and 50"
 	@echo "make cross BOARD=rpi4   static binary for a board (boards/README.md)"
 	@echo "make test-arm   board binaries under qemu-user"
 	@echo "make footprint  binary sizes, RSS, start time, write amplification"
@@ -27,10 +27,13 @@ run: build
 # kafka-python) the integration tests talk to the broker with; test-arm then
 # cross-builds the board binaries and runs them under qemu-user (under CI=true a
 # board whose toolchain cannot be had fails). Tests build with the `ci` profile
-# (Cargo.toml: release optimizations without LTO, with overflow checks).
+# (Cargo.toml: release optimizations without LTO, with overflow checks) and run a
+# broker built with the power-cut journal (feature powercut-journal, inert unless
+# PIPIT_POWERCUT_JOURNAL is set; tests/powercut.rs fails without it); `make build`
+# and the boards never have it.
 test: test-deps lint nostd
 	$(CARGO) build --release
-	$(CARGO) test --profile ci -- --test-threads=2
+	$(CARGO) test --profile ci --features powercut-journal -- --test-threads=2
 	@tools/test-arm.sh
 
 test-deps:
@@ -42,6 +45,7 @@ nostd:
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --features powercut-journal -- -D warnings
 
 bench:
 	@tools/bench.sh
@@ -49,7 +53,8 @@ bench:
 # Long crash soaks; `make test` runs the same tests with short counts.
 SOAK_CYCLES ?= 1000
 soak: test-deps
-	PIPIT_SOAK_CYCLES=$(SOAK_CYCLES) $(CARGO) test --profile ci --test soak_kill9 -- --nocapture
+	PIPIT_SOAK_CYCLES=$(SOAK_CYCLES) $(CARGO) test --profile ci --features powercut-journal --test soak_kill9 -- --nocapture
+	PIPIT_SOAK_CYCLES=$(SOAK_CYCLES) $(CARGO) test --profile ci --features powercut-journal --test powercut -- --nocapture --test-threads=1
 
 clean:
 	$(CARGO) clean

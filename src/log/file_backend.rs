@@ -20,6 +20,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use super::powercut;
 use crate::storage::{Backend, FileId, FileKind, RingConfig};
 
 /// Why a partition directory could not be created or opened.
@@ -299,7 +300,7 @@ impl FileBackend {
                     && let Some(orphan) = orphans[i].pop()
                 {
                     let from = dir.join(format!("{orphan}.{ext}"));
-                    fs::rename(&from, &want).map_err(io_err(&from))?;
+                    powercut::rename(&from, &want).map_err(io_err(&from))?;
                 }
             }
             let label = stem.parse::<u64>().ok();
@@ -411,9 +412,7 @@ fn slot_logs(dir: &Path, cfg: &RingConfig) -> Result<Vec<String>, DirError> {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), DirError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+    powercut::sync_dir(dir).map_err(io_err(dir))
 }
 
 impl Backend for FileBackend {
@@ -430,7 +429,7 @@ impl Backend for FileBackend {
                 "write past the preallocated size",
             ));
         }
-        self.file(f)?.write_all_at(data, pos)
+        powercut::write_at(self.file(f)?, data, pos)
     }
 
     fn sync(&mut self, f: FileId) -> io::Result<()> {
@@ -438,7 +437,7 @@ impl Backend for FileBackend {
         if crate::log::partition::sync_faults::failing(&self.dir) {
             return Err(io::Error::from_raw_os_error(5)); // EIO
         }
-        self.file(f)?.sync_data()
+        powercut::sync_ring(self.file(f)?)
     }
 
     fn capacity(&self, f: FileId) -> u64 {
@@ -469,12 +468,12 @@ impl Backend for FileBackend {
             ));
         };
         for ext in ["index", "timeindex", "log"] {
-            fs::rename(
-                dir.join(format!("{}.{ext}", s.stem)),
-                dir.join(format!("{new_stem}.{ext}")),
+            powercut::rename(
+                &dir.join(format!("{}.{ext}", s.stem)),
+                &dir.join(format!("{new_stem}.{ext}")),
             )?;
         }
-        File::open(&dir)?.sync_all()?;
+        powercut::sync_dir(&dir)?;
         s.stem = new_stem;
         s.label = base;
         Ok(())

@@ -135,7 +135,7 @@ impl SyncTicket {
         if self.fail {
             return Err(io::Error::from_raw_os_error(5)); // EIO, as a dying card says it
         }
-        self.file.sync_data()?;
+        super::powercut::sync_ring(&self.file)?;
         Ok(self.upto)
     }
 }

@@ -13,6 +13,7 @@
 pub mod bench;
 pub mod clients;
 pub mod json;
+pub mod powercut;
 pub mod requests;
 pub mod small_disk;
 pub mod wire;
@@ -47,6 +48,8 @@ pub struct Broker {
     tail_shown: std::cell::Cell<bool>,
     /// Another build of pipit to run (benchmarks compare against a baseline).
     bin: Option<PathBuf>,
+    /// Environment variables for the broker process (e.g. the power-cut journal).
+    env: Vec<(String, String)>,
 }
 
 impl Broker {
@@ -54,12 +57,19 @@ impl Broker {
     /// back on the same address: clients that must reconnect by themselves
     /// (retry tests) keep working across `kill9` + `restart`.
     pub fn start_on_fixed_port() -> Broker {
+        Broker::start_on_fixed_port_with(&[], &[])
+    }
+
+    /// [`Broker::start_on_fixed_port`] with `--override`s and environment variables for every run.
+    pub fn start_on_fixed_port_with(overrides: &[(&str, &str)], env: &[(&str, &str)]) -> Broker {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .unwrap_or_else(|e| panic!("bind: {e}"));
         let listeners = format!("PLAINTEXT://127.0.0.1:{port}");
-        let b = Broker::start(&[("listeners", listeners.as_str())]);
+        let mut all = vec![("listeners", listeners.as_str())];
+        all.extend_from_slice(overrides);
+        let b = Broker::start_env(None, &all, env);
         assert_eq!(b.addr(), format!("127.0.0.1:{port}"));
         b
     }
@@ -91,6 +101,10 @@ impl Broker {
 
     /// [`Broker::start`] with another pipit binary (`None`: this build).
     pub fn start_bin(bin: Option<PathBuf>, overrides: &[(&str, &str)]) -> Broker {
+        Broker::start_env(bin, overrides, &[])
+    }
+
+    fn start_env(bin: Option<PathBuf>, overrides: &[(&str, &str)], env: &[(&str, &str)]) -> Broker {
         let dir = unique_temp_dir();
         let mut broker = Broker {
             overrides: overrides
@@ -103,6 +117,10 @@ impl Broker {
             run: 0,
             tail_shown: std::cell::Cell::new(false),
             bin,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         broker.spawn();
         broker
@@ -257,6 +275,7 @@ impl Broker {
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_pipit")));
         let mut child = Command::new(&bin)
             .args(&args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
