@@ -265,7 +265,10 @@ impl FileBackend {
                 cfg.reserved_bytes()
             );
         }
-        sync_dir(dir)
+        sync_dir(dir)?;
+        // The partition directory's own entry in `log.dirs` must be durable
+        // too, or a power cut right after creation loses the whole ring.
+        sync_dir(dir.parent().unwrap_or(Path::new(".")))
     }
 
     /// Opens an existing partition directory.
