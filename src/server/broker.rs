@@ -23,7 +23,6 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{BrokerConfig, Listener};
 use super::partition_task::{self, PartitionHandle};
-use crate::log::file_backend::FileBackend;
 use crate::log::partition::Partition;
 use crate::log::producer_ids::ProducerIds;
 use crate::log::state_file::StateFile;
@@ -267,15 +266,9 @@ impl Broker {
     pub fn open(config: BrokerConfig, advertised: Listener) -> Result<Arc<Broker>, String> {
         let dir = config.log_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|e| format!("log.dirs {}: {e}", dir.display()))?;
-        let (meta, saved) = StateFile::<MetaFile>::open_versioned(
-            dir.join("pipit-meta"),
-            META_VERSION,
-            meta_from_v1,
-        )
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let loaded = meta_load::load_meta(&dir)?;
         let defaults = config.topic_defaults();
-        let producer_ids =
-            ProducerIds::open(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let producer_ids = meta_load::open_producer_ids(&dir)?;
         let ring_bytes_cap = RingBytesCap::of(&config)?;
         log::info!(
             "log.ring.bytes.max: rings may reserve {} bytes in all ({})",
@@ -289,23 +282,26 @@ impl Broker {
             advertised,
             defaults,
             topics: RwLock::new(BTreeMap::new()),
-            meta: Mutex::new(meta),
+            meta: Mutex::new(loaded.file),
             data_changed: Arc::new(Event::new()),
             shutting_down: AtomicBool::new(false),
             producer_ids: Mutex::new(producer_ids),
             config,
         });
-        let mut shapes_found = false;
-        for t in saved.unwrap_or_default().topics {
+        let mut topics = loaded.topics;
+        // Rewrite the metadata when it lost something or its shapes come from disk.
+        let mut rewrite = loaded.reconcile
+            && meta_load::adopt_partition_dirs(&dir, &mut topics, &broker.defaults);
+        for t in topics {
             let shape = match t.shape {
                 Some(shape) => shape,
                 None => {
-                    shapes_found = true;
-                    broker.shape_on_disk(&t)?
+                    rewrite = true;
+                    broker.shape_on_disk(&t)
                 }
             };
-            let cfg = TopicConfig::restore(&broker.defaults, &t.overrides, shape)
-                .map_err(|e| format!("topic {}: stored config: {e}", t.name))?;
+            let (cfg, dropped) = meta_load::restore_config(&broker.defaults, &t, shape)?;
+            rewrite |= dropped;
             let mut handles = Vec::new();
             for p in 0..t.partitions {
                 let pdir = broker.partition_dir(&t.name, p);
@@ -353,9 +349,12 @@ impl Broker {
             });
             broker.write_topics().insert(t.name, topic);
         }
-        if shapes_found {
-            // Pin the shapes read from disk, so later default changes leave these topics alone.
-            broker.persist_change(None, None).map_err(|e| e.message)?;
+        if rewrite {
+            // Pin shapes read from disk, rebuilt topics and cleaned configs; a
+            // failed write is logged and retried by the next admin change.
+            if let Err(e) = broker.persist_change(None, None) {
+                log::error!("{}: {}", dir.display(), e.message);
+            }
         }
         Ok(broker)
     }
@@ -368,30 +367,22 @@ impl Broker {
     /// The ring shape of a topic stored without one (format version 1): its
     /// config as today (defaults and overrides), corrected by what its first
     /// partition's files say (slot count, segment size, index size).
-    fn shape_on_disk(&self, t: &TopicMeta) -> Result<RingShape, String> {
-        let cfg = TopicConfig::with_overrides(&self.defaults, &t.overrides)
-            .map_err(|e| format!("topic {}: stored config: {e}", t.name))?;
-        let mut shape = cfg.shape();
+    fn shape_on_disk(&self, t: &TopicMeta) -> RingShape {
+        let shape = match TopicConfig::with_overrides(&self.defaults, &t.overrides) {
+            Ok(cfg) => cfg.shape(),
+            Err(_) => TopicConfig::from_broker(&self.defaults).shape(),
+        };
         let dir = self.partition_dir(&t.name, 0);
-        if let Some(found) = FileBackend::probe_shape(&dir) {
-            let segment_bytes = u32::try_from(found.segment_bytes).unwrap_or(shape.segment_bytes);
-            let index_interval_bytes = found
-                .index_interval(segment_bytes, shape.index_interval_bytes)
-                .unwrap_or(shape.index_interval_bytes);
-            let on_disk = RingShape {
-                segment_bytes,
-                ring_segments: u32::from(found.slots),
-                index_interval_bytes,
-            };
-            if on_disk != shape {
-                log::warn!(
-                    "topic {}: its files have {on_disk:?}, the current defaults {shape:?}: keeping the files' shape",
-                    t.name
-                );
-            }
-            shape = on_disk;
+        let Some(on_disk) = meta_load::shape_from_files(&dir, shape) else {
+            return shape;
+        };
+        if on_disk != shape {
+            log::warn!(
+                "topic {}: its files have {on_disk:?}, the current defaults {shape:?}: keeping the files' shape",
+                t.name
+            );
         }
-        Ok(shape)
+        on_disk
     }
 
     /// Starts partition `p`'s owner task.
@@ -453,6 +444,8 @@ impl Broker {
 
 #[path = "broker_admin.rs"]
 mod admin;
+#[path = "broker_meta.rs"]
+mod meta_load;
 
 #[cfg(test)]
 #[path = "broker_tests.rs"]
