@@ -410,6 +410,68 @@ fn a_consumer_reaches_the_end_across_a_quarantined_tail() {
     fx.start_and_verify(&d);
 }
 
+/// pipit's own consumer reads `topic`-`p` from the earliest offset until its
+/// position reaches the high watermark (at most 100 polls); returns the position.
+fn pipit_consume_to_end(addr: &str, topic: &str, p: i32) -> (i64, Option<i64>, usize) {
+    use pipit::client::config::ClientConfig;
+    use pipit::client::consumer::{Consumer, OffsetSpec};
+    let (config, _) = ClientConfig::from_props(&[("bootstrap.servers".into(), addr.to_string())])
+        .unwrap_or_else(|e| panic!("config: {e}"));
+    smol::block_on(async {
+        let mut c = Consumer::new(config)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        c.assign(&[(topic.to_string(), p, OffsetSpec::Earliest)])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut records = 0;
+        for _ in 0..100 {
+            records += c
+                .poll(Duration::from_millis(100))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .len();
+            let hw = c.high_watermark(topic, p);
+            if hw.is_some() && c.position(topic, p) == hw {
+                break;
+            }
+        }
+        (
+            c.position(topic, p).unwrap_or(-1),
+            c.high_watermark(topic, p),
+            records,
+        )
+    })
+}
+
+#[test]
+fn pipit_consumer_reaches_the_end_across_a_quarantined_tail() {
+    let mut fx = Fixture::new();
+    fx.reset();
+    let stem = newest_slot(&fx.b.data_dir(), "corrupt-a-0");
+    let file = fx.data_file(&format!("corrupt-a-0/{stem}.log"));
+    corrupt::apply(
+        &file,
+        Kind::Truncate {
+            from: 65536,
+            to: 4096,
+        },
+        0,
+    );
+    fx.b.restart();
+    let (position, hw, records) = pipit_consume_to_end(&fx.b.addr(), "corrupt-a", 0);
+    assert_eq!(
+        (position, hw),
+        (i64::from(RECORDS), Some(i64::from(RECORDS))),
+        "position after {records} records\n{}",
+        fx.b.log_tail()
+    );
+    assert!(
+        records < RECORDS as usize,
+        "the quarantined records are not served"
+    );
+}
+
 #[test]
 fn a_truncated_index_and_a_deleted_timeindex_are_restored_and_the_partition_served() {
     let mut fx = Fixture::new();
