@@ -5,7 +5,9 @@
 //!
 //! Reads take their bound from the caller (the high watermark for consumers,
 //! the log end for a follower later), so nothing is served that the core has
-//! not made visible. A sync can run on its own file handle
+//! not made visible; offsets below the bound with nothing servable after them
+//! (a quarantined tail) are answered as one empty batch, so consumers pass
+//! them. A sync can run on its own file handle
 //! ([`Partition::begin_sync`]) while appends go on. The checkpoint
 //! (`recovery-point-checkpoint.a/.b`) is written at every roll and at close,
 //! so a clean restart reads nothing back and a restart after a power cut

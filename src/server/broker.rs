@@ -4,7 +4,9 @@
 //! (a two-copy [`StateFile`], format version 2: each topic with the ring
 //! shape it was created with; version 1, without shapes, still loads and
 //! takes each shape from the files on disk), written before a change is
-//! acknowledged and before it is visible in memory.
+//! acknowledged and before it is visible in memory. Damaged or lost metadata
+//! never stops the broker: `broker_meta.rs` reconciles it with the partition
+//! directories and drops stored overrides that no longer validate (logged).
 //! Each partition has one owner task ([`super::partition_task`]) reached
 //! through a bounded channel; this struct only holds handles, so handlers
 //! never touch a partition's files themselves. A partition that cannot be
