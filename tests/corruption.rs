@@ -501,6 +501,32 @@ fn a_damaged_newer_metadata_copy_does_not_hide_a_topic() {
 }
 
 #[test]
+fn a_damaged_older_metadata_copy_is_replaced_at_the_next_start() {
+    let mut fx = Fixture::new();
+    fx.reset();
+    let meta = fx.data_file("pipit-meta");
+    let newest = newest_copy(&meta);
+    let older = meta.with_extension(if newest.extension() == Some("a".as_ref()) {
+        "b"
+    } else {
+        "a"
+    });
+    let d = corrupt::apply(&older, Kind::FlipBits(vec![9]), 0);
+    fx.start_and_verify(&d);
+    assert!(
+        fx.b.stderr_log().contains("may be lost"),
+        "{}",
+        fx.b.log_tail()
+    );
+    fx.start_and_verify(&d);
+    assert!(
+        !fx.b.stderr_log().contains("may be lost"),
+        "{}",
+        fx.b.log_tail()
+    );
+}
+
+#[test]
 fn with_both_metadata_copies_damaged_topics_are_rebuilt_from_their_directories() {
     let mut fx = Fixture::new();
     fx.reset();

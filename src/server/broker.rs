@@ -292,8 +292,9 @@ impl Broker {
         });
         let mut topics = loaded.topics;
         // Rewrite the metadata when it lost something or its shapes come from disk.
-        let mut rewrite = loaded.reconcile
+        let adopted = loaded.reconcile
             && meta_load::adopt_partition_dirs(&dir, &mut topics, &broker.defaults);
+        let mut rewrite = adopted || loaded.damaged;
         for t in topics {
             let shape = match t.shape {
                 Some(shape) => shape,

@@ -31,6 +31,9 @@ pub(super) struct LoadedMeta {
     pub file: StateFile<MetaFile>,
     pub topics: Vec<TopicMeta>,
     pub reconcile: bool,
+    /// A copy was damaged or lost: rewrite the metadata even if the directories add nothing,
+    /// so the bad copy is replaced and the next start is clean.
+    pub damaged: bool,
 }
 
 /// Renames `<base>.a/.b` to `<base>.a/.b.corrupt` (kept for a post-mortem).
@@ -84,12 +87,14 @@ pub(super) fn load_meta(dir: &Path) -> Result<LoadedMeta, String> {
                 file,
                 topics: saved.topics,
                 reconcile: lost,
+                damaged: lost,
             })
         }
         Ok((file, None)) => Ok(LoadedMeta {
             file,
             topics: Vec::new(),
             reconcile: true,
+            damaged: false,
         }),
         Err(e @ StateFileError::Corrupt { .. }) => {
             log::error!(
@@ -101,6 +106,7 @@ pub(super) fn load_meta(dir: &Path) -> Result<LoadedMeta, String> {
                 file,
                 topics: Vec::new(),
                 reconcile: true,
+                damaged: true,
             })
         }
         Err(e) => Err(format!("{}: {e}", dir.display())),
