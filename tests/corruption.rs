@@ -501,6 +501,17 @@ fn a_damaged_newer_metadata_copy_does_not_hide_a_topic() {
 }
 
 #[test]
+fn a_deleted_newer_metadata_copy_does_not_hide_a_topic() {
+    // Seed 0x5eed0058 of the soak: the second write's copy deleted leaves one copy of
+    // sequence 1, as if the second topic had never been created.
+    let mut fx = Fixture::new();
+    fx.reset();
+    let newest = newest_copy(&fx.data_file("pipit-meta"));
+    let d = corrupt::apply(&newest, Kind::Delete, 0x5eed_0058);
+    fx.start_and_verify(&d);
+}
+
+#[test]
 fn a_damaged_older_metadata_copy_is_replaced_at_the_next_start() {
     let mut fx = Fixture::new();
     fx.reset();

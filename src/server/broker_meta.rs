@@ -5,7 +5,8 @@
 //! each, so beside a newest good copy of sequence `s` the other copy is either
 //! absent (`s` = 1) or starts with sequence `s - 1`. Anything else (missing,
 //! unreadable header, another sequence) means a newer write may be lost. In that
-//! case, and when no copy is valid (the bad ones are kept as `.corrupt`) or none
+//! case, when only one write ever happened (a lost second copy looks the same),
+//! and when no copy is valid (the bad ones are kept as `.corrupt`) or none
 //! exists, the topic list is reconciled with the `<topic>-<n>` partition
 //! directories: a topic missing from it is rebuilt from its files (ring shape
 //! from [`FileBackend::probe_shape`], no overrides, logged as lost) and a topic
@@ -83,10 +84,13 @@ pub(super) fn load_meta(dir: &Path) -> Result<LoadedMeta, String> {
                     file.sequence()
                 );
             }
+            // After a single write, a lost second copy cannot be told from none: check the
+            // directories (no delete has happened yet, so none is a deleted topic's).
+            let single = file.sequence() <= 1;
             Ok(LoadedMeta {
                 file,
                 topics: saved.topics,
-                reconcile: lost,
+                reconcile: lost || single,
                 damaged: lost,
             })
         }
