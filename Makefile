@@ -11,7 +11,7 @@ help:
 	@echo "make nostd      build the storage layer without std or alloc ($(NOSTD_TARGET))"
 	@echo "make lint       cargo fmt --check and clippy -D warnings"
 	@echo "make bench      benchmarks; results go to BENCHMARKS.md"
-	@echo "make soak       long crash soaks (SOAK_CYCLES=1000 kill -9 and power-cut cycles); make test runs 20 and 50"
+	@echo "make soak       long soaks: SOAK_CYCLES=1000 kill -9 and power-cut cycles, CORRUPT_RUNS=1000 damaged data dirs (make test: 20, 50, 50)"
 	@echo "make cross BOARD=rpi4   static binary for a board (boards/README.md)"
 	@echo "make test-arm   board binaries under qemu-user"
 	@echo "make footprint  binary sizes, RSS, start time, write amplification"
@@ -52,9 +52,11 @@ bench:
 
 # Long crash soaks; `make test` runs the same tests with short counts.
 SOAK_CYCLES ?= 1000
+CORRUPT_RUNS ?= 1000
 soak: test-deps
 	PIPIT_SOAK_CYCLES=$(SOAK_CYCLES) $(CARGO) test --profile ci --features powercut-journal --test soak_kill9 -- --nocapture
 	PIPIT_SOAK_CYCLES=$(SOAK_CYCLES) $(CARGO) test --profile ci --features powercut-journal --test powercut -- --nocapture --test-threads=1
+	PIPIT_CORRUPT_RUNS=$(CORRUPT_RUNS) $(CARGO) test --profile ci --features powercut-journal --test corruption -- --nocapture
 
 clean:
 	$(CARGO) clean

@@ -238,6 +238,9 @@ impl Consumer {
                             out.push((topic.clone(), p.partition_index, r));
                         }
                     }
+                    // Past whole batches with no records too (a gap the broker cannot serve,
+                    // a batch compaction emptied), as Kafka's consumers do.
+                    next = next.max(end_of_batches(&bytes).unwrap_or(next));
                     self.set_position(&key, next);
                 }
             }
@@ -286,4 +289,23 @@ impl Consumer {
             .with_session_epoch(-1)
             .with_topics(topics)
     }
+}
+
+/// The offset after the last whole v2 batch in `bytes` (its base offset plus
+/// lastOffsetDelta plus 1), if any whole batch is there.
+fn end_of_batches(mut bytes: &[u8]) -> Option<i64> {
+    const HEADER: usize = 61;
+    let mut end = None;
+    while let Some(h) = bytes.get(..HEADER) {
+        let base = i64::from_be_bytes(h.get(0..8)?.try_into().ok()?);
+        let len = i32::from_be_bytes(h.get(8..12)?.try_into().ok()?);
+        let total = usize::try_from(len).ok()?.checked_add(12)?;
+        let delta = i32::from_be_bytes(h.get(23..27)?.try_into().ok()?);
+        if total < HEADER || bytes.len() < total || h.get(16) != Some(&2) {
+            break;
+        }
+        end = Some(base.saturating_add(i64::from(delta)).saturating_add(1));
+        bytes = bytes.get(total..)?;
+    }
+    end
 }

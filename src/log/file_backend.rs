@@ -307,17 +307,33 @@ impl FileBackend {
                 }
             }
             let label = stem.parse::<u64>().ok();
-            let open = |ext: &str| {
+            // A lost or cut index only loses hints; a cut `.log` keeps its offsets and recovery
+            // quarantines what is gone: both are restored to size, not refused.
+            let open = |ext: &str, cap: u64| {
                 let path = dir.join(format!("{stem}.{ext}"));
-                OpenOptions::new()
+                let file = OpenOptions::new()
                     .read(true)
                     .write(true)
+                    .create(ext != "log")
                     .open(&path)
-                    .map_err(io_err(&path))
+                    .map_err(io_err(&path))?;
+                let len = file.metadata().map_err(io_err(&path))?.len();
+                if len < cap {
+                    log::warn!(
+                        "{}: {len} bytes, {cap} expected: restored to size",
+                        path.display()
+                    );
+                    file.set_len(cap).map_err(io_err(&path))?;
+                }
+                Ok::<_, DirError>(file)
             };
             slots.push(SlotFiles {
                 label,
-                files: [open("log")?, open("index")?, open("timeindex")?],
+                files: [
+                    open("log", u64::from(cfg.segment_bytes))?,
+                    open("index", cfg.index_bytes())?,
+                    open("timeindex", cfg.time_index_bytes())?,
+                ],
                 stem,
             });
         }

@@ -5,7 +5,9 @@
 //!
 //! Reads take their bound from the caller (the high watermark for consumers,
 //! the log end for a follower later), so nothing is served that the core has
-//! not made visible. A sync can run on its own file handle
+//! not made visible; offsets below the bound with nothing servable after them
+//! (a quarantined tail) are answered as one empty batch, so consumers pass
+//! them. A sync can run on its own file handle
 //! ([`Partition::begin_sync`]) while appends go on. The checkpoint
 //! (`recovery-point-checkpoint.a/.b`) is written at every roll and at close,
 //! so a clean restart reads nothing back and a restart after a power cut
@@ -372,7 +374,10 @@ impl Partition {
         let span = self.ring.read_below(offset, max_bytes, upto);
         self.log_quarantined();
         let Some(span) = span? else {
-            return Ok(Vec::new());
+            // Below `upto` nothing is servable from `offset` on: those offsets are a quarantined
+            // hole (recovery keeps their offsets taken). An empty batch spanning them moves the
+            // consumer past them, as Kafka consumers skip a batch compaction emptied.
+            return Ok(gap_batch(offset, upto).map(Vec::from).unwrap_or_default());
         };
         let mut buf = vec![0u8; span.len as usize];
         self.ring
@@ -436,6 +441,26 @@ impl Partition {
     pub fn close(mut self) -> Result<(), PartitionError> {
         self.write_checkpoint()
     }
+}
+
+/// A v2 batch with no records for offsets `from..to` (`None` when empty or too wide).
+fn gap_batch(from: u64, to: u64) -> Option<[u8; HEADER_LEN]> {
+    use crate::storage::batch::{self as b, CRC32C};
+    let last_delta = i32::try_from(to.checked_sub(from)?.checked_sub(1)?).ok()?;
+    let mut h = [0u8; HEADER_LEN];
+    h[b::BASE_OFFSET].copy_from_slice(&from.to_be_bytes());
+    h[b::BATCH_LENGTH].copy_from_slice(&((HEADER_LEN - b::LOG_OVERHEAD) as i32).to_be_bytes());
+    h[b::LEADER_EPOCH].copy_from_slice(&(-1i32).to_be_bytes());
+    h[b::MAGIC] = b::MAGIC_V2;
+    h[b::LAST_OFFSET_DELTA].copy_from_slice(&last_delta.to_be_bytes());
+    h[b::BASE_TIMESTAMP].copy_from_slice(&(-1i64).to_be_bytes());
+    h[b::MAX_TIMESTAMP].copy_from_slice(&(-1i64).to_be_bytes());
+    h[b::PRODUCER_ID].copy_from_slice(&(-1i64).to_be_bytes());
+    h[b::PRODUCER_EPOCH].copy_from_slice(&(-1i16).to_be_bytes());
+    h[b::BASE_SEQUENCE].copy_from_slice(&(-1i32).to_be_bytes());
+    let crc = CRC32C.checksum(&h[b::CRC_START..]);
+    h[b::CRC].copy_from_slice(&crc.to_be_bytes());
+    Some(h)
 }
 
 /// Test builds: a fault switch for syncs, by partition directory.

@@ -4,7 +4,9 @@
 //! (a two-copy [`StateFile`], format version 2: each topic with the ring
 //! shape it was created with; version 1, without shapes, still loads and
 //! takes each shape from the files on disk), written before a change is
-//! acknowledged and before it is visible in memory.
+//! acknowledged and before it is visible in memory. Damaged or lost metadata
+//! never stops the broker: `broker_meta.rs` reconciles it with the partition
+//! directories and drops stored overrides that no longer validate (logged).
 //! Each partition has one owner task ([`super::partition_task`]) reached
 //! through a bounded channel; this struct only holds handles, so handlers
 //! never touch a partition's files themselves. A partition that cannot be
@@ -23,7 +25,6 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{BrokerConfig, Listener};
 use super::partition_task::{self, PartitionHandle};
-use crate::log::file_backend::FileBackend;
 use crate::log::partition::Partition;
 use crate::log::producer_ids::ProducerIds;
 use crate::log::state_file::StateFile;
@@ -241,15 +242,9 @@ impl Broker {
     pub fn open(config: BrokerConfig, advertised: Listener) -> Result<Arc<Broker>, String> {
         let dir = config.log_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|e| format!("log.dirs {}: {e}", dir.display()))?;
-        let (meta, saved) = StateFile::<MetaFile>::open_versioned(
-            dir.join("pipit-meta"),
-            META_VERSION,
-            meta_from_v1,
-        )
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let loaded = meta_load::load_meta(&dir)?;
         let defaults = config.topic_defaults();
-        let producer_ids =
-            ProducerIds::open(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let producer_ids = meta_load::open_producer_ids(&dir)?;
         let ring_bytes_cap = RingBytesCap::of(&config)?;
         log::info!(
             "log.ring.bytes.max: rings may reserve {} bytes in all ({})",
@@ -263,23 +258,27 @@ impl Broker {
             advertised,
             defaults,
             topics: RwLock::new(BTreeMap::new()),
-            meta: Mutex::new(meta),
+            meta: Mutex::new(loaded.file),
             shutdown: Event::new(),
             shutting_down: AtomicBool::new(false),
             producer_ids: Mutex::new(producer_ids),
             config,
         });
-        let mut shapes_found = false;
-        for t in saved.unwrap_or_default().topics {
+        let mut topics = loaded.topics;
+        // Rewrite the metadata when it lost something or its shapes come from disk.
+        let adopted = loaded.reconcile
+            && meta_load::adopt_partition_dirs(&dir, &mut topics, &broker.defaults);
+        let mut rewrite = adopted || loaded.damaged;
+        for t in topics {
             let shape = match t.shape {
                 Some(shape) => shape,
                 None => {
-                    shapes_found = true;
-                    broker.shape_on_disk(&t)?
+                    rewrite = true;
+                    broker.shape_on_disk(&t)
                 }
             };
-            let cfg = TopicConfig::restore(&broker.defaults, &t.overrides, shape)
-                .map_err(|e| format!("topic {}: stored config: {e}", t.name))?;
+            let (cfg, dropped) = meta_load::restore_config(&broker.defaults, &t, shape)?;
+            rewrite |= dropped;
             let mut handles = Vec::new();
             for p in 0..t.partitions {
                 let pdir = broker.partition_dir(&t.name, p);
@@ -327,12 +326,16 @@ impl Broker {
             });
             broker.write_topics().insert(t.name, topic);
         }
-        if shapes_found {
-            // Pin the shapes read from disk, so later default changes leave these topics alone.
-            broker.persist_change(None, None).map_err(|e| match e {
-                AdminError::MetadataWrite { error } => format!("writing topic metadata: {error}"),
-                other => format!("writing topic metadata: {other:?}"),
-            })?;
+        if rewrite {
+            // Pin shapes read from disk, rebuilt topics and cleaned configs; a
+            // failed write is logged and retried by the next admin change.
+            if let Err(e) = broker.persist_change(None, None) {
+                let why = match e {
+                    AdminError::MetadataWrite { error } => error,
+                    other => format!("{other:?}"),
+                };
+                log::error!("{}: writing topic metadata: {why}", dir.display());
+            }
         }
         Ok(broker)
     }
@@ -345,30 +348,22 @@ impl Broker {
     /// The ring shape of a topic stored without one (format version 1): its
     /// config as today (defaults and overrides), corrected by what its first
     /// partition's files say (slot count, segment size, index size).
-    fn shape_on_disk(&self, t: &TopicMeta) -> Result<RingShape, String> {
-        let cfg = TopicConfig::with_overrides(&self.defaults, &t.overrides)
-            .map_err(|e| format!("topic {}: stored config: {e}", t.name))?;
-        let mut shape = cfg.shape();
+    fn shape_on_disk(&self, t: &TopicMeta) -> RingShape {
+        let shape = match TopicConfig::with_overrides(&self.defaults, &t.overrides) {
+            Ok(cfg) => cfg.shape(),
+            Err(_) => TopicConfig::from_broker(&self.defaults).shape(),
+        };
         let dir = self.partition_dir(&t.name, 0);
-        if let Some(found) = FileBackend::probe_shape(&dir) {
-            let segment_bytes = u32::try_from(found.segment_bytes).unwrap_or(shape.segment_bytes);
-            let index_interval_bytes = found
-                .index_interval(segment_bytes, shape.index_interval_bytes)
-                .unwrap_or(shape.index_interval_bytes);
-            let on_disk = RingShape {
-                segment_bytes,
-                ring_segments: u32::from(found.slots),
-                index_interval_bytes,
-            };
-            if on_disk != shape {
-                log::warn!(
-                    "topic {}: its files have {on_disk:?}, the current defaults {shape:?}: keeping the files' shape",
-                    t.name
-                );
-            }
-            shape = on_disk;
+        let Some(on_disk) = meta_load::shape_from_files(&dir, shape) else {
+            return shape;
+        };
+        if on_disk != shape {
+            log::warn!(
+                "topic {}: its files have {on_disk:?}, the current defaults {shape:?}: keeping the files' shape",
+                t.name
+            );
         }
-        Ok(shape)
+        on_disk
     }
 
     /// Starts partition `p`'s owner task.
@@ -452,6 +447,8 @@ pub use admin_error::AdminError;
 #[path = "broker_admin.rs"]
 mod admin;
 pub use admin::Created;
+#[path = "broker_meta.rs"]
+mod meta_load;
 
 #[cfg(test)]
 #[path = "broker_tests.rs"]

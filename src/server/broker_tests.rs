@@ -130,3 +130,36 @@ fn a_failed_metadata_write_leaves_no_phantom_topic_partition_or_config() {
     stop(b);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_stored_override_that_no_longer_validates_is_dropped_and_the_topic_kept() {
+    let dir = temp_dir("badcfg");
+    let b = open(&dir, 64 * 1024, 2);
+    b.create_topic("t", 1, 1, &[("retention.ms".into(), "60000".into())], false)
+        .unwrap();
+    let shape = b.topic("t").unwrap().config.lock().unwrap().shape();
+    stop(b);
+    // As a later version that no longer accepts a value (or a key) would find it.
+    let (mut meta, saved) =
+        StateFile::<MetaFile>::open_versioned(dir.join("pipit-meta"), META_VERSION, meta_from_v1)
+            .unwrap();
+    let mut saved = saved.unwrap();
+    saved.topics[0].overrides = vec![
+        ("retention.ms".into(), "not-a-number".into()),
+        ("cleanup.policy".into(), "delete".into()),
+        ("no.such.key".into(), "1".into()),
+    ];
+    meta.write(&saved).unwrap();
+    drop(meta);
+    let b = open(&dir, 64 * 1024, 2);
+    let t = b.topic("t").expect("the topic is kept");
+    let overrides = t.config.lock().unwrap().overrides();
+    assert_eq!(
+        overrides,
+        vec![("cleanup.policy".to_string(), "delete".to_string())]
+    );
+    assert_eq!(t.config.lock().unwrap().shape(), shape);
+    assert!(t.partition(0).is_ok(), "its partition is served");
+    stop(b);
+    let _ = std::fs::remove_dir_all(&dir);
+}

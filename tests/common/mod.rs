@@ -12,6 +12,7 @@
 
 pub mod bench;
 pub mod clients;
+pub mod corrupt;
 pub mod json;
 pub mod powercut;
 pub mod requests;
