@@ -522,23 +522,10 @@ fn open_checkpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::topic_config::{CompressionType, Durability};
     use crate::storage::batch::build_test_batch;
 
     fn values() -> TopicValues {
-        TopicValues {
-            segment_bytes: 64 * 1024,
-            ring_segments: 3,
-            ring_full_policy: RingFullPolicy::OverwriteOldest,
-            retention_ms: None,
-            max_message_bytes: 32 * 1024,
-            compression_type: CompressionType::Producer,
-            flush_messages: u64::MAX,
-            flush_ms: None,
-            min_insync_replicas: 1,
-            index_interval_bytes: 4096,
-            durability: Durability::Fsync,
-        }
+        TopicValues::for_tests(64 * 1024, 3)
     }
 
     fn tmpdir(name: &str) -> PathBuf {

@@ -165,6 +165,25 @@ pub struct TopicValues {
 }
 
 impl TopicValues {
+    /// Small rings for tests: `ring_segments` slots of `segment_bytes`,
+    /// overwrite_oldest, fsync durability, no flush interval or retention.
+    #[cfg(test)]
+    pub fn for_tests(segment_bytes: u32, ring_segments: u32) -> Self {
+        TopicValues {
+            segment_bytes,
+            ring_segments,
+            ring_full_policy: RingFullPolicy::OverwriteOldest,
+            retention_ms: None,
+            max_message_bytes: segment_bytes / 2,
+            compression_type: CompressionType::Producer,
+            flush_messages: u64::MAX,
+            flush_ms: None,
+            min_insync_replicas: 1,
+            index_interval_bytes: 4096,
+            durability: Durability::Fsync,
+        }
+    }
+
     /// `retention.bytes`: fixed by the ring, segment.bytes × ring.segments.
     pub fn retention_bytes(&self) -> u64 {
         u64::from(self.segment_bytes) * u64::from(self.ring_segments)

@@ -2,22 +2,13 @@
 
 use super::*;
 use crate::log::partition::sync_faults;
-use crate::log::topic_config::{CompressionType, Durability, RingFullPolicy};
+use crate::log::topic_config::{Durability, RingFullPolicy};
 use crate::storage::batch::build_test_batch;
 
 fn values(policy: RingFullPolicy) -> TopicValues {
     TopicValues {
-        segment_bytes: 16 * 1024,
-        ring_segments: 2,
         ring_full_policy: policy,
-        retention_ms: None,
-        max_message_bytes: 8 * 1024,
-        compression_type: CompressionType::Producer,
-        flush_messages: u64::MAX,
-        flush_ms: None,
-        min_insync_replicas: 1,
-        index_interval_bytes: 4096,
-        durability: Durability::Fsync,
+        ..TopicValues::for_tests(16 * 1024, 2)
     }
 }
 
