@@ -41,10 +41,7 @@ const RECORDS: u32 = 1500;
 const RUNS_PER_TEMPLATE: u32 = 25;
 
 fn runs() -> u32 {
-    std::env::var("PIPIT_CORRUPT_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50)
+    common::env_count("PIPIT_CORRUPT_RUNS", 50)
 }
 
 fn first_seed() -> u64 {
@@ -54,14 +51,9 @@ fn first_seed() -> u64 {
         .unwrap_or(0xc0de_0000)
 }
 
-/// FNV-1a of the record's identity, carried in its value.
+/// The checksum of the record's identity, carried in its value.
 fn check(id: &str) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in id.bytes() {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h
+    common::fnv1a(id)
 }
 
 fn value(topic: &str, p: u32, i: u32) -> String {

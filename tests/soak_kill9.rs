@@ -34,20 +34,12 @@ const TOPIC: &str = "soak";
 const PER_CYCLE: u32 = 300;
 
 fn cycles() -> u32 {
-    std::env::var("PIPIT_SOAK_CYCLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20)
+    common::env_count("PIPIT_SOAK_CYCLES", 20)
 }
 
-/// FNV-1a of the record's identity, carried in its value.
+/// The checksum of the record's identity, carried in its value.
 fn check(tag: &str, cycle: u32, i: u32) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in format!("{tag}:{cycle}:{i}").bytes() {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h
+    common::fnv1a(&format!("{tag}:{cycle}:{i}"))
 }
 
 fn value(tag: &str, cycle: u32, i: u32) -> String {

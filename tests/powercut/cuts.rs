@@ -21,20 +21,12 @@ const PER_CYCLE: u32 = 200;
 const FLUSH_MESSAGES: u64 = 50;
 
 fn cycles() -> u32 {
-    std::env::var("PIPIT_SOAK_CYCLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50)
+    crate::common::env_count("PIPIT_SOAK_CYCLES", 50)
 }
 
-/// FNV-1a of the record's identity, carried in its value.
+/// The checksum of the record's identity, carried in its value.
 fn check(tag: &str, cycle: u32, i: u32) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in format!("{tag}:{cycle}:{i}").bytes() {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h
+    crate::common::fnv1a(&format!("{tag}:{cycle}:{i}"))
 }
 
 /// `tag:cycle:i:check:pad`, the pad (the check repeated, ~300 bytes) so that batches cross sector
