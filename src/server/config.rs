@@ -69,7 +69,7 @@ pub struct BrokerConfig {
     pub index_interval_bytes: u32,
     pub compression_type: CompressionType,
     pub min_insync_replicas: u16,
-    /// Executor threads (connections, handlers, owner tasks); default: cores.
+    /// Executor threads (connections, handlers, owner tasks); default 1 (see the default).
     pub num_network_threads: u16,
     /// Blocking workers for file I/O; default: cores, at least 2 (a sync
     /// runs beside the next appends).
@@ -117,7 +117,12 @@ impl Default for BrokerConfig {
             index_interval_bytes: 4096,
             compression_type: CompressionType::Producer,
             min_insync_replicas: 1,
-            num_network_threads: cores(),
+            // One executor thread: pipelined Produce requests of one connection
+            // are then appended in arrival order. With more, their tasks can
+            // reach the partition owner out of order (seen under qemu on
+            // ARMv6); until the connection hands appends over in order, values
+            // above 1 are for experiments only.
+            num_network_threads: 1,
             num_io_threads: cores().max(2),
             producer_limits: ProducerLimits::default(),
             // Kafka's 55 MiB would let four fetches fill a 256 MiB board unit.

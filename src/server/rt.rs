@@ -1,7 +1,7 @@
 //! Where the broker's work runs: executor threads for sockets and owner
 //! tasks, blocking workers for file I/O.
 //!
-//! `num.network.threads` threads (default: the board's cores) run one smol
+//! `num.network.threads` threads (default 1: more can reorder a connection's pipelined produce requests) run one smol
 //! [`Executor`]; `num.io.threads` workers (default: the cores, at least two,
 //! so a sync runs beside the next appends) run every file operation: appends,
 //! reads, syncs, segment rolls, preallocation, metadata writes. No file I/O

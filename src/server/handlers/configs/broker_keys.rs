@@ -140,7 +140,7 @@ pub(super) fn broker_entries(c: &BrokerConfig) -> Vec<BrokerEntry> {
             "num.network.threads",
             some(c.num_network_threads.to_string()),
             TYPE_INT,
-            "Executor threads for connections and partition owners (default: the cores).",
+            "Executor threads for connections and partition owners (default 1: more can reorder pipelined produce requests).",
         ),
         e(
             "num.io.threads",
