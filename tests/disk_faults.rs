@@ -19,31 +19,17 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::Broker;
 use common::clients::run_bounded;
 use common::requests::Conn;
 use common::small_disk::SmallDisk;
 use common::wire::{Cursor, Request, connect, read_frame};
 use pipit::storage::batch::build_test_batch;
 
-/// A broker on `disk` with 2 x 1 MiB rings (about 2.1 MiB per partition).
-fn broker_on(disk: &SmallDisk, extra: &[(&str, &str)]) -> Broker {
-    let data = disk.data().display().to_string();
-    let mut overrides = vec![
-        ("log.dirs", data.as_str()),
-        ("log.segment.bytes", "1048576"),
-        ("log.ring.segments", "2"),
-        ("message.max.bytes", "100000"),
-    ];
-    overrides.extend_from_slice(extra);
-    Broker::start(&overrides)
-}
-
 #[test]
 fn a_read_only_log_dir_stops_the_start_with_an_error_naming_it() {
     let disk = SmallDisk::mount(8);
     let data = disk.data();
-    let mut broker = broker_on(&disk, &[]);
+    let mut broker = disk.broker(&[]);
     assert_eq!(Conn::new(&broker.addr()).create_topic("t", 1).0, 0);
     assert!(broker.sigterm_and_wait().success());
     disk.remount(true);
@@ -128,7 +114,7 @@ fn init_producer_id(addr: &str) -> (i16, i64) {
 #[test]
 fn a_full_disk_fails_the_checkpoint_after_a_segment_roll_but_never_the_append() {
     let disk = SmallDisk::mount(8);
-    let mut broker = broker_on(&disk, &[]);
+    let mut broker = disk.broker(&[]);
     let mut c = Conn::new(&broker.addr());
     assert_eq!(c.create_topic("t", 1).0, 0);
     disk.fill_until(0);
@@ -167,7 +153,7 @@ fn a_full_disk_fails_the_checkpoint_after_a_segment_roll_but_never_the_append() 
 fn create_topics_whose_metadata_cannot_be_written_fail_cleanly_and_work_once_space_is_back() {
     let disk = SmallDisk::mount(8);
     let data = disk.data();
-    let mut broker = broker_on(&disk, &[]);
+    let mut broker = disk.broker(&[]);
     let mut c = Conn::new(&broker.addr());
     assert_eq!(c.create_topic("first", 1).0, 0);
     assert!(
@@ -216,7 +202,7 @@ fn create_topics_whose_metadata_cannot_be_written_fail_cleanly_and_work_once_spa
 #[test]
 fn init_producer_id_on_a_full_disk_is_refused_and_works_once_space_is_back() {
     let disk = SmallDisk::mount(8);
-    let broker = broker_on(&disk, &[]);
+    let broker = disk.broker(&[]);
     let mut c = Conn::new(&broker.addr());
     assert_eq!(c.create_topic("t", 1).0, 0);
     disk.fill_until(0);

@@ -114,16 +114,7 @@ fn kcat_producer(addr: &str, cycle: u32, partition: &str) -> std::process::Child
         .stderr(Stdio::piped())
         .spawn()
         .expect("kcat runs");
-    let mut stdin = child.stdin.take().expect("stdin");
-    std::thread::spawn(move || {
-        use std::io::Write;
-        for chunk in lines.as_bytes().chunks(4096) {
-            if stdin.write_all(chunk).is_err() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(3));
-        }
-    });
+    common::clients::feed_slowly(&mut child, lines, 4096);
     child
 }
 

@@ -204,3 +204,17 @@ fn parse_script_output(desc: &str, out: &Output) -> Json {
         panic!("{desc}: last stdout line is not JSON ({e})\nstdout:\n{stdout}\nstderr:\n{stderr}")
     })
 }
+
+/// Writes `lines` to `child`'s stdin from a thread, `chunk` bytes every 3 ms,
+/// so a producer (kcat) is still sending when a test kills the broker.
+pub fn feed_slowly(child: &mut Child, lines: String, chunk: usize) {
+    let mut stdin = child.stdin.take().expect("stdin");
+    thread::spawn(move || {
+        for part in lines.as_bytes().chunks(chunk) {
+            if stdin.write_all(part).is_err() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(3));
+        }
+    });
+}

@@ -90,3 +90,19 @@ impl Drop for SmallDisk {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+impl SmallDisk {
+    /// A broker with its `log.dirs` on this disk and 2 x 1 MiB rings (about
+    /// 2.1 MiB per partition); `extra` overrides are added last.
+    pub fn broker(&self, extra: &[(&str, &str)]) -> super::Broker {
+        let data = self.data().display().to_string();
+        let mut overrides = vec![
+            ("log.dirs", data.as_str()),
+            ("log.segment.bytes", "1048576"),
+            ("log.ring.segments", "2"),
+            ("message.max.bytes", "100000"),
+        ];
+        overrides.extend_from_slice(extra);
+        super::Broker::start(&overrides)
+    }
+}

@@ -108,16 +108,7 @@ fn kcat_producer(addr: &str, cycle: u32) -> std::process::Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("kcat runs");
-    let mut stdin = child.stdin.take().expect("stdin");
-    std::thread::spawn(move || {
-        use std::io::Write;
-        for chunk in lines.as_bytes().chunks(2048) {
-            if stdin.write_all(chunk).is_err() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(3));
-        }
-    });
+    crate::common::clients::feed_slowly(&mut child, lines, 2048);
     child
 }
 
